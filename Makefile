@@ -1,0 +1,48 @@
+# The two commands: `make run` (quick start on SQLite, no servers) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint smoke install worker beat gunicorn clean
+
+$(VENV)/.runtime-installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $(VENV)/.runtime-installed $@
+
+install: $(VENV)/.runtime-installed
+
+run: $(VENV)/.runtime-installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
+	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest
+
+smoke: $(VENV)/.runtime-installed
+	bash .ci/smoke
+
+worker: $(VENV)/.runtime-installed
+	$(VENV)/bin/celery -A portal worker --loglevel=INFO
+
+beat: $(VENV)/.runtime-installed
+	$(VENV)/bin/celery -A portal beat --loglevel=INFO
+
+gunicorn: $(VENV)/.runtime-installed
+	$(VENV)/bin/gunicorn portal.wsgi --bind $(HOST):$(PORT) --workers 2
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

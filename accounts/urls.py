@@ -1,0 +1,11 @@
+"""Merchant web pages of the accounts app."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+]

@@ -1,0 +1,8 @@
+"""Pagination of the API's lists."""
+
+from rest_framework.pagination import PageNumberPagination
+
+
+class PagePagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200

@@ -1,0 +1,115 @@
+"""Shared fixtures: clients, merchants, staff, accounts, and the service guards."""
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests import factories
+
+pytest_plugins = ("celery.contrib.pytest",)
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") in ("1", "true", "yes")
+
+
+def service_unavailable(reason: str) -> None:
+    """Skip a service-backed test, or fail it when the run requires its services."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if REQUIRE_SERVICES and not os.environ.get("DATABASE_URL", "").startswith(("postgres", "pgsql")):
+        raise pytest.UsageError("REQUIRE_SERVICES=1 needs DATABASE_URL pointing at PostgreSQL")
+    if REQUIRE_SERVICES and not os.environ.get("REDIS_URL"):
+        raise pytest.UsageError("REQUIRE_SERVICES=1 needs REDIS_URL pointing at Redis")
+
+
+@pytest.fixture
+def postgres(db: None) -> None:
+    """For tests whose claim only holds on PostgreSQL (row locks, real concurrency)."""
+    if connection.vendor != "postgresql":
+        service_unavailable("DATABASE_URL does not point at PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = settings.REDIS_URL
+    if not url:
+        service_unavailable("REDIS_URL is not set")
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+    except redis.RedisError as exc:
+        service_unavailable(f"Redis at {url} is unreachable: {exc}")
+    return url
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def staff(db: None):  # type: ignore[no-untyped-def]
+    return factories.StaffUserFactory(username="reviewer")
+
+
+@pytest.fixture
+def merchant_and_org(db: None):  # type: ignore[no-untyped-def]
+    return factories.merchant_register("alice", organization_name="Alice Foods Co")
+
+
+@pytest.fixture
+def merchant(merchant_and_org):  # type: ignore[no-untyped-def]
+    return merchant_and_org[0]
+
+
+@pytest.fixture
+def organization(merchant_and_org):  # type: ignore[no-untyped-def]
+    return merchant_and_org[1]
+
+
+@pytest.fixture
+def other_merchant_and_org(db: None):  # type: ignore[no-untyped-def]
+    return factories.merchant_register("bob", organization_name="Bob Retail Ltd")
+
+
+@pytest.fixture
+def other_merchant(other_merchant_and_org):  # type: ignore[no-untyped-def]
+    return other_merchant_and_org[0]
+
+
+@pytest.fixture
+def account(merchant, organization):  # type: ignore[no-untyped-def]
+    return factories.official_account(
+        actor=merchant, organization=organization, platform_uid="1000000001", screen_name="Alice Foods"
+    )
+
+
+@pytest.fixture
+def other_account(other_merchant_and_org):  # type: ignore[no-untyped-def]
+    user, organization = other_merchant_and_org
+    return factories.official_account(
+        actor=user, organization=organization, platform_uid="2000000001", screen_name="Bob Retail"
+    )
+
+
+@pytest.fixture
+def merchant_client(api_client: APIClient, merchant) -> Iterator[APIClient]:  # type: ignore[no-untyped-def]
+    api_client.force_authenticate(merchant)
+    yield api_client
+    api_client.force_authenticate(None)
+
+
+@pytest.fixture
+def staff_client(staff) -> APIClient:  # type: ignore[no-untyped-def]
+    client = APIClient()
+    client.force_authenticate(staff)
+    return client
