@@ -92,7 +92,11 @@ class OfficialAccountListApi(APIView):
         organization = data.pop("organization", None) or organization_default_for(user=request.user)
         if organization is None:
             raise ValidationError(
-                {"organization": [_("This field is required when you do not manage exactly one organization.")]}
+                {
+                    "organization": [
+                        _("This field is required when you do not manage exactly one organization.")
+                    ]
+                }
             )
         account = official_account_create(actor=request.user, organization=organization, **data)
         return Response(OfficialAccountOutputSerializer(account).data, status=status.HTTP_201_CREATED)

@@ -82,9 +82,7 @@ class Membership(models.Model):
     """A user's role in an organization."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="memberships"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=10, choices=MembershipRole.choices)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -149,18 +147,14 @@ class VerificationStatus(models.TextChoices):
 class OfficialAccount(models.Model):
     """One official account on the social platform, owned by an organization."""
 
-    organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="official_accounts"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="official_accounts")
     platform = models.CharField(
         _("platform"), max_length=20, choices=Platform.choices, default=Platform.WEIBO
     )
     platform_uid = models.CharField(_("platform uid"), max_length=64)
     screen_name = models.CharField(_("screen name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=20, choices=AccountKind.choices)
-    vertical = models.ForeignKey(
-        Vertical, on_delete=models.PROTECT, related_name="official_accounts"
-    )
+    vertical = models.ForeignKey(Vertical, on_delete=models.PROTECT, related_name="official_accounts")
     followers_count = models.PositiveBigIntegerField(_("followers"), default=0)
     verification_status = models.CharField(
         _("verification"),

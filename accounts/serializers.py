@@ -14,8 +14,12 @@ class RegisterInputSerializer(serializers.Serializer):
     organization_kind = serializers.ChoiceField(choices=OrganizationKind.choices)
 
     def validate_password(self, value: str) -> str:
-        validate_password(value, user=User(username=self.initial_data.get("username", ""),
-                                           email=self.initial_data.get("email", "")))
+        validate_password(
+            value,
+            user=User(
+                username=self.initial_data.get("username", ""), email=self.initial_data.get("email", "")
+            ),
+        )
         return value
 
 

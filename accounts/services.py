@@ -80,9 +80,7 @@ def user_register(
 
 
 @transaction.atomic
-def membership_add(
-    *, actor: User, organization: Organization, user: User, role: str
-) -> Membership:
+def membership_add(*, actor: User, organization: Organization, user: User, role: str) -> Membership:
     ensure_can_manage_organization(user=actor, organization=organization)
     membership = Membership(organization=organization, user=user, role=role)
     membership.full_clean()
@@ -92,9 +90,7 @@ def membership_add(
 
 def _save_account(account: OfficialAccount, *, update_fields: list[str] | None = None) -> None:
     account.full_clean(validate_unique=False, validate_constraints=False)
-    duplicates = OfficialAccount.objects.filter(
-        platform=account.platform, platform_uid=account.platform_uid
-    )
+    duplicates = OfficialAccount.objects.filter(platform=account.platform, platform_uid=account.platform_uid)
     if account.pk:
         duplicates = duplicates.exclude(pk=account.pk)
     if duplicates.exists():
@@ -152,7 +148,11 @@ def official_account_update(
         setattr(account, field, data[field])
     update_fields = [*changed, "updated_at"]
     identity_changed = any(field in ACCOUNT_IDENTITY_FIELDS for field in changed)
-    if identity_changed and not actor.is_staff and account.verification_status != VerificationStatus.UNVERIFIED:
+    if (
+        identity_changed
+        and not actor.is_staff
+        and account.verification_status != VerificationStatus.UNVERIFIED
+    ):
         account.verification_status = VerificationStatus.UNVERIFIED
         account.verified_at = None
         update_fields += ["verification_status", "verified_at"]
@@ -178,9 +178,7 @@ def official_account_set_verification(
 
 
 def official_account_verify(*, actor: User, account: OfficialAccount) -> OfficialAccount:
-    return official_account_set_verification(
-        actor=actor, account=account, status=VerificationStatus.VERIFIED
-    )
+    return official_account_set_verification(actor=actor, account=account, status=VerificationStatus.VERIFIED)
 
 
 @transaction.atomic

@@ -22,7 +22,10 @@ def send_welcome_email(self, *, user_id: int) -> bool:  # type: ignore[no-untype
     if not claimed:
         return False
     user = User.objects.get(pk=user_id)
-    context = {"user": user, "organizations": [m.organization for m in user.memberships.select_related("organization")]}
+    context = {
+        "user": user,
+        "organizations": [m.organization for m in user.memberships.select_related("organization")],
+    }
     try:
         send_mail(
             subject=render_to_string("emails/welcome_subject.txt", context).strip(),

@@ -21,13 +21,13 @@ def credit_code_check_character(first_17: str) -> str:
 def validate_unified_social_credit_code(value: str) -> None:
     """Check the shape and the check character of a unified social credit code."""
     if len(value) != 18:
-        raise ValidationError(
-            _("A unified social credit code has exactly 18 characters."), code="length"
-        )
+        raise ValidationError(_("A unified social credit code has exactly 18 characters."), code="length")
     if any(char not in CREDIT_CODE_ALPHABET for char in value):
         raise ValidationError(
-            _("A unified social credit code uses only digits and the capital letters "
-              "A-Y without I, O, S, V and Z."),
+            _(
+                "A unified social credit code uses only digits and the capital letters "
+                "A-Y without I, O, S, V and Z."
+            ),
             code="alphabet",
         )
     if not value[2:8].isdigit():
@@ -37,7 +37,9 @@ def validate_unified_social_credit_code(value: str) -> None:
         )
     if credit_code_check_character(value[:17]) != value[17]:
         raise ValidationError(
-            _("The check character of this unified social credit code is wrong; "
-              "please check the code for typing errors."),
+            _(
+                "The check character of this unified social credit code is wrong; "
+                "please check the code for typing errors."
+            ),
             code="check_character",
         )

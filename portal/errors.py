@@ -132,13 +132,14 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
     if isinstance(exc, DjangoValidationError):
         errors = django_validation_errors(exc)
         body = problem_body(
-            400, title="Invalid input.", detail=_first_message(errors), code="validation-error",
+            400,
+            title="Invalid input.",
+            detail=_first_message(errors),
+            code="validation-error",
             errors=errors,
         )
     elif isinstance(exc, ApplicationError):
-        body = problem_body(
-            exc.status_code, detail=exc.message, code=exc.code, errors=exc.errors or None
-        )
+        body = problem_body(exc.status_code, detail=exc.message, code=exc.code, errors=exc.errors or None)
     elif isinstance(exc, Http404):
         body = problem_body(404, detail="Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
@@ -146,7 +147,10 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
     elif isinstance(exc, drf_exceptions.ValidationError):
         errors = flatten_errors(exc.detail)
         body = problem_body(
-            400, title="Invalid input.", detail=_first_message(errors), code="validation-error",
+            400,
+            title="Invalid input.",
+            detail=_first_message(errors),
+            code="validation-error",
             errors=errors,
         )
     elif isinstance(exc, drf_exceptions.APIException):

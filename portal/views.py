@@ -44,6 +44,4 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """200 when the database (and Redis, when configured) answer; 503 otherwise."""
     checks = {"database": _database_state(), "redis": _redis_state()}
     healthy = all(state in ("ok", "disabled") for state in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
-    )
+    return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)

@@ -1,0 +1,76 @@
+"""The welcome email task, run by a real Celery worker over Redis."""
+
+import time
+
+import pytest
+from django.core import mail
+
+from accounts.models import User
+from accounts.tasks import send_welcome_email
+from tests import factories
+
+
+@pytest.fixture(scope="session")
+def celery_config(redis_url: str) -> dict[str, object]:
+    return {
+        "broker_url": redis_url,
+        "result_backend": redis_url,
+        "task_always_eager": False,
+        "broker_connection_retry_on_startup": False,
+    }
+
+
+@pytest.fixture(scope="session")
+def celery_worker_parameters() -> dict[str, object]:
+    return {"perform_ping_check": True, "shutdown_timeout": 20}
+
+
+def wait_for(condition, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sign_up__real_worker_over_redis__sends_welcome_email_once(celery_app, celery_worker, api_client):
+    # Given a Celery worker consuming from Redis (not eager)
+    assert not celery_app.conf.task_always_eager
+    # When a merchant signs up through the API
+    response = api_client.post(
+        "/api/v1/auth/register/",
+        {
+            "username": "erin",
+            "email": "erin@example.com",
+            "password": "a-long-and-unusual-passphrase",
+            "organization_name": "Erin Government Office",
+            "organization_kind": "government",
+        },
+        format="json",
+    )
+    assert response.status_code == 201
+    # Then the worker sends the welcome email, after the sign-up was committed
+    assert wait_for(lambda: len(mail.outbox) == 1), "the worker did not send the welcome email"
+    message = mail.outbox[0]
+    assert message.to == ["erin@example.com"]
+    assert "Erin Government Office" in message.body
+    assert User.objects.get(username="erin").welcome_email_sent_at is not None
+
+
+@pytest.mark.django_db
+def test_welcome_email__task_run_twice__sends_once(merchant):
+    # The test transaction never commits, so the sign-up left the email unsent.
+    User.objects.filter(pk=merchant.pk).update(welcome_email_sent_at=None)
+    assert send_welcome_email.apply(kwargs={"user_id": merchant.pk}).get() is True
+    assert send_welcome_email.apply(kwargs={"user_id": merchant.pk}).get() is False
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_sign_up__rolled_back__sends_nothing(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        factories.merchant_register("frank")
+    assert len(callbacks) == 1
+    assert mail.outbox == []
