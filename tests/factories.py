@@ -8,7 +8,7 @@ from accounts.models import AccountKind, OfficialAccount, Organization, Organiza
 from accounts.services import official_account_create, official_account_verify, user_register
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple-42"
-_uids = itertools.count(1_000_000_001)
+_uids = itertools.count(6_000_000_001)
 
 
 def vertical(code: str = "government") -> Vertical:
