@@ -1,6 +1,6 @@
 """API input and output shapes of the accounts app."""
 
-from django.contrib.auth.password_validation import validate_password
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .models import AccountKind, OfficialAccount, Organization, OrganizationKind, Platform, User, Vertical
@@ -12,15 +12,6 @@ class RegisterInputSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
     organization_name = serializers.CharField(max_length=200)
     organization_kind = serializers.ChoiceField(choices=OrganizationKind.choices)
-
-    def validate_password(self, value: str) -> str:
-        validate_password(
-            value,
-            user=User(
-                username=self.initial_data.get("username", ""), email=self.initial_data.get("email", "")
-            ),
-        )
-        return value
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
@@ -70,7 +61,7 @@ class OfficialAccountInputSerializer(serializers.Serializer):
     platform_uid = serializers.RegexField(
         r"^[A-Za-z0-9_.\-]+$",
         max_length=64,
-        error_messages={"invalid": "Use only letters, digits, dot, dash and underscore."},
+        error_messages={"invalid": _("Use only letters, digits, dot, dash and underscore.")},
     )
     screen_name = serializers.CharField(max_length=100)
     kind = serializers.ChoiceField(choices=AccountKind.choices)
