@@ -88,6 +88,42 @@ def membership_add(*, actor: User, organization: Organization, user: User, role:
     return membership
 
 
+ORGANIZATION_EDITABLE_FIELDS = ("name", "kind", "unified_social_credit_code")
+
+
+@transaction.atomic
+def organization_update(*, actor: User, organization: Organization, data: Mapping[str, Any]) -> Organization:
+    """Edit an organization's name, kind or unified social credit code."""
+    ensure_can_manage_organization(user=actor, organization=organization)
+    unknown = set(data) - set(ORGANIZATION_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({field: [_("This field cannot be changed.")] for field in sorted(unknown)})
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    changed = [field for field, value in data.items() if getattr(organization, field) != value]
+    if not changed:
+        return organization
+    for field in changed:
+        setattr(organization, field, data[field])
+    organization.full_clean(validate_constraints=False)
+    code = organization.unified_social_credit_code
+    if (
+        "unified_social_credit_code" in changed
+        and code
+        and Organization.objects.filter(unified_social_credit_code=code).exclude(pk=organization.pk).exists()
+    ):
+        raise ValidationError(
+            {"unified_social_credit_code": [_("Another organization is registered with this code.")]}
+        )
+    try:
+        with transaction.atomic():
+            organization.save(update_fields=changed)
+    except IntegrityError as exc:
+        raise ValidationError(
+            {"unified_social_credit_code": [_("Another organization is registered with this code.")]}
+        ) from exc
+    return organization
+
+
 def _save_account(account: OfficialAccount, *, update_fields: list[str] | None = None) -> None:
     account.full_clean(validate_unique=False, validate_constraints=False)
     duplicates = OfficialAccount.objects.filter(platform=account.platform, platform_uid=account.platform_uid)

@@ -13,6 +13,7 @@ from accounts.services import (
     official_account_set_verification,
     official_account_update,
     official_accounts_mark_verified,
+    organization_update,
 )
 from accounts.validators import credit_code_check_character, validate_unified_social_credit_code
 from portal.errors import Forbidden
@@ -183,3 +184,44 @@ def test_account_create__same_uid_at_once_on_postgres__one_wins_other_gets_field
     # Then exactly one account exists and every loser was told which field clashed
     assert sorted(outcomes) == ["created"] + ["refused:platform_uid"] * 7
     assert OfficialAccount.objects.filter(platform_uid="8888888888").count() == 1
+
+
+@pytest.mark.django_db
+def test_organization_update__credit_code__is_validated_and_saved(merchant, organization):
+    with pytest.raises(ValidationError) as caught:
+        organization_update(
+            actor=merchant,
+            organization=organization,
+            data={"unified_social_credit_code": "91350100M000100Y44"},
+        )
+    assert "unified_social_credit_code" in caught.value.message_dict
+    organization_update(
+        actor=merchant, organization=organization, data={"unified_social_credit_code": VALID_CREDIT_CODES[0]}
+    )
+    organization.refresh_from_db()
+    assert organization.unified_social_credit_code == VALID_CREDIT_CODES[0]
+
+
+@pytest.mark.django_db
+def test_organization_update__code_of_another_organization__is_refused(
+    merchant, organization, other_merchant, other_merchant_and_org
+):
+    _, other_organization = other_merchant_and_org
+    organization_update(
+        actor=other_merchant,
+        organization=other_organization,
+        data={"unified_social_credit_code": VALID_CREDIT_CODES[1]},
+    )
+    with pytest.raises(ValidationError) as caught:
+        organization_update(
+            actor=merchant,
+            organization=organization,
+            data={"unified_social_credit_code": VALID_CREDIT_CODES[1]},
+        )
+    assert "unified_social_credit_code" in caught.value.message_dict
+
+
+@pytest.mark.django_db
+def test_organization_update__by_non_member__is_forbidden(other_merchant, organization):
+    with pytest.raises(Forbidden):
+        organization_update(actor=other_merchant, organization=organization, data={"name": "Taken over"})

@@ -17,6 +17,7 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))
     }
+    environment["DJANGO_READ_DOT_ENV"] = "false"
     environment.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
