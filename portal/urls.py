@@ -12,5 +12,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("accounts.api_urls")),
+    path("", include("accounts.auth_urls")),
     path("", include("accounts.urls")),
 ]
