@@ -7,6 +7,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from portal.auth import authenticated_user
+
 from .models import Membership, OfficialAccount, Organization, User, VerificationStatus, Vertical
 from .services import official_account_set_verification, official_accounts_mark_verified
 
@@ -29,7 +31,10 @@ class UserAdmin(DjangoUserAdmin):
     inlines = [UserMembershipInline]
     list_display = ["username", "email", "is_staff", "is_active", "date_joined", "last_login"]
     readonly_fields = ["welcome_email_sent_at"]
-    fieldsets = (*DjangoUserAdmin.fieldsets, (_("Notifications"), {"fields": ("welcome_email_sent_at",)}))
+    fieldsets = (
+        *(DjangoUserAdmin.fieldsets or ()),
+        (_("Notifications"), {"fields": ("welcome_email_sent_at",)}),
+    )
 
 
 @admin.register(Organization)
@@ -75,7 +80,7 @@ class OfficialAccountAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Mark selected accounts verified"), permissions=["change"])
     def mark_verified(self, request: HttpRequest, queryset: QuerySet[OfficialAccount]) -> None:
-        count = official_accounts_mark_verified(actor=request.user, accounts=queryset)  # type: ignore[arg-type]
+        count = official_accounts_mark_verified(actor=authenticated_user(request), accounts=queryset)
         self.message_user(
             request,
             ngettext("%(count)d account marked verified.", "%(count)d accounts marked verified.", count)
@@ -88,7 +93,7 @@ class OfficialAccountAdmin(admin.ModelAdmin):
         count = 0
         for account in queryset:
             official_account_set_verification(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=authenticated_user(request),
                 account=account,
                 status=VerificationStatus.REJECTED,
             )

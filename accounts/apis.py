@@ -1,6 +1,6 @@
 """REST API of the accounts app: sign-up, tokens, verticals and official accounts."""
 
-from django.db import transaction
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from rest_framework import status
@@ -10,10 +10,13 @@ from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from portal.auth import authenticated_user
+from portal.pagination import PagePagination
+
+from .models import Vertical
 from .selectors import (
     official_account_list_visible_to,
     organization_default_for,
@@ -65,7 +68,7 @@ class VerticalListApi(ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = VerticalOutputSerializer
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Vertical]:
         return vertical_list()
 
 
@@ -74,31 +77,27 @@ class OfficialAccountListApi(APIView):
 
     def get(self, request: Request) -> Response:
         accounts = official_account_list_visible_to(
-            user=request.user,
+            user=authenticated_user(request),
             search=request.query_params.get("search", "").strip(),
             verification_status=request.query_params.get("verification_status", ""),
             vertical=request.query_params.get("vertical", ""),
         )
-        paginator = api_settings.DEFAULT_PAGINATION_CLASS()
+        paginator = PagePagination()
         page = paginator.paginate_queryset(accounts, request, view=self)
         return paginator.get_paginated_response(OfficialAccountOutputSerializer(page, many=True).data)
 
     def post(self, request: Request) -> Response:
+        user = authenticated_user(request)
         serializer = OfficialAccountInputSerializer(
-            data=request.data, organizations=organization_list_managed_by(user=request.user)
+            data=request.data, organizations=organization_list_managed_by(user=user)
         )
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        organization = data.pop("organization", None) or organization_default_for(user=request.user)
+        organization = data.pop("organization", None) or organization_default_for(user=user)
         if organization is None:
-            raise ValidationError(
-                {
-                    "organization": [
-                        _("This field is required when you do not manage exactly one organization.")
-                    ]
-                }
-            )
-        account = official_account_create(actor=request.user, organization=organization, **data)
+            message = _("This field is required when you do not manage exactly one organization.")
+            raise ValidationError({"organization": [message]})
+        account = official_account_create(actor=user, organization=organization, **data)
         return Response(OfficialAccountOutputSerializer(account).data, status=status.HTTP_201_CREATED)
 
 
@@ -106,17 +105,18 @@ class OfficialAccountDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
     def get(self, request: Request, pk: int) -> Response:
-        account = get_object_or_404(official_account_list_visible_to(user=request.user), pk=pk)
+        account = get_object_or_404(official_account_list_visible_to(user=authenticated_user(request)), pk=pk)
         return Response(OfficialAccountOutputSerializer(account).data)
 
     def patch(self, request: Request, pk: int) -> Response:
-        account = get_object_or_404(official_account_list_visible_to(user=request.user), pk=pk)
+        user = authenticated_user(request)
+        account = get_object_or_404(official_account_list_visible_to(user=user), pk=pk)
         serializer = OfficialAccountInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = {key: value for key, value in serializer.validated_data.items() if key in request.data}
         if "organization" in data:
             raise ValidationError({"organization": [_("An account cannot move to another organization.")]})
-        account = official_account_update(actor=request.user, account=account, data=data)
+        account = official_account_update(actor=user, account=account, data=data)
         return Response(OfficialAccountOutputSerializer(account).data)
 
 
@@ -124,7 +124,7 @@ class OfficialAccountVerifyApi(APIView):
     permission_classes = [IsAdminUser]
 
     def post(self, request: Request, pk: int) -> Response:
-        with transaction.atomic():
-            account = get_object_or_404(official_account_list_visible_to(user=request.user), pk=pk)
-            account = official_account_verify(actor=request.user, account=account)
+        user = authenticated_user(request)
+        account = get_object_or_404(official_account_list_visible_to(user=user), pk=pk)
+        account = official_account_verify(actor=user, account=account)
         return Response(OfficialAccountOutputSerializer(account).data)

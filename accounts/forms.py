@@ -66,7 +66,7 @@ class SignupForm(forms.Form):
         self.fields["password"].help_text = " ".join(password_validators_help_texts())
 
     def clean(self) -> dict[str, Any]:
-        cleaned_data = super().clean()
+        cleaned_data = super().clean() or {}
         password = cleaned_data.get("password")
         confirmation = cleaned_data.get("password_confirmation")
         if password and confirmation and password != confirmation:
@@ -154,7 +154,7 @@ class OfficialAccountForm(forms.Form):
             del self.fields["organization"]
             self.fixed_organization = first_two[0]
         else:
-            self.fields["organization"].queryset = organizations
+            self.fields["organization"].queryset = organizations  # type: ignore[attr-defined]
 
     def chosen_organization(self) -> Organization:
         return self.fixed_organization or self.cleaned_data["organization"]

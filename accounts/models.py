@@ -19,7 +19,7 @@ class User(AbstractUser):
     email = models.EmailField(_("email address"), blank=True)
     welcome_email_sent_at = models.DateTimeField(_("welcome email sent at"), null=True, blank=True)
 
-    class Meta(AbstractUser.Meta):
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"
         constraints = [
             models.UniqueConstraint(

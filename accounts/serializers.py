@@ -33,7 +33,9 @@ class VerticalOutputSerializer(serializers.ModelSerializer):
 
 
 class OfficialAccountOutputSerializer(serializers.ModelSerializer):
-    vertical = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    vertical: serializers.SlugRelatedField[Vertical] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
 
     class Meta:
         model = OfficialAccount
@@ -71,4 +73,4 @@ class OfficialAccountInputSerializer(serializers.Serializer):
     def __init__(self, *args, organizations=None, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         if organizations is not None:
-            self.fields["organization"].queryset = organizations
+            self.fields["organization"].queryset = organizations  # type: ignore[attr-defined]

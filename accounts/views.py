@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from portal.auth import authenticated_user
 from portal.errors import ApplicationError
 
 from .forms import AccountFilterForm, OfficialAccountForm, SignupForm, form_add_service_errors
@@ -60,7 +61,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = authenticated_user(request)
     filter_form = AccountFilterForm(request.GET)
     filters = filter_form.filters()
     accounts = official_account_list_visible_to(user=user, **filters)
@@ -93,7 +94,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def account_create(request: HttpRequest) -> HttpResponse:
-    organizations = organization_list_managed_by(user=request.user)
+    organizations = organization_list_managed_by(user=authenticated_user(request))
     if not organizations.exists():
         raise PermissionDenied(
             _("Only the owners and admins of an organization can add its official accounts.")
@@ -103,7 +104,9 @@ def account_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             account = official_account_create(
-                actor=request.user, organization=form.chosen_organization(), **form.account_fields()
+                actor=authenticated_user(request),
+                organization=form.chosen_organization(),
+                **form.account_fields(),
             )
         except ValidationError as error:
             form_add_service_errors(form, error)
@@ -122,8 +125,8 @@ def account_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(official_account_list_visible_to(user=request.user), pk=pk)
-    if not can_manage_organization(user=request.user, organization=account.organization):
+    account = get_object_or_404(official_account_list_visible_to(user=authenticated_user(request)), pk=pk)
+    if not can_manage_organization(user=authenticated_user(request), organization=account.organization):
         raise PermissionDenied(
             _("Only the owners and admins of %(organization)s can change its official accounts.")
             % {"organization": account.organization.name}
@@ -137,7 +140,9 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("accounts:dashboard")
         was_unverified = account.verification_status == VerificationStatus.UNVERIFIED
         try:
-            updated = official_account_update(actor=request.user, account=account, data=changes)
+            updated = official_account_update(
+                actor=authenticated_user(request), account=account, data=changes
+            )
         except ValidationError as error:
             form_add_service_errors(form, error)
         except ApplicationError as error:
