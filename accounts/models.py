@@ -67,6 +67,10 @@ class Organization(models.Model):
                 name="accounts_organization_credit_code_unique",
             ),
         ]
+        indexes = [
+            # The directory import finds organizations by exact name when no credit code is given.
+            models.Index(fields=["name"], name="accounts_organization_name_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
