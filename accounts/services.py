@@ -75,7 +75,8 @@ def user_register(
         ) from exc
     organization.save()
     Membership.objects.create(user=user, organization=organization, role=MembershipRole.OWNER)
-    transaction.on_commit(lambda: send_welcome_email.delay(user_id=user.pk))
+    # robust: an unreachable broker is logged and must not turn a committed sign-up into an error.
+    transaction.on_commit(lambda: send_welcome_email.delay(user_id=user.pk), robust=True)
     return user, organization
 
 

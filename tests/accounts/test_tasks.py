@@ -74,3 +74,34 @@ def test_sign_up__rolled_back__sends_nothing(django_capture_on_commit_callbacks)
         factories.merchant_register("frank")
     assert len(callbacks) == 1
     assert mail.outbox == []
+
+
+@pytest.fixture
+def unreachable_broker():  # type: ignore[no-untyped-def]
+    """The project's Celery app publishing to a broker where nothing listens (port 1 of loopback)."""
+    from portal.celery import app
+
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "task_publish_retry")}
+    app.conf.update(task_always_eager=False, broker_url="redis://127.0.0.1:1/0", task_publish_retry=False)
+    app.pool.force_close_all()
+    yield app
+    app.conf.update(saved)
+    app.pool.force_close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sign_up__broker_unreachable__still_201_and_user_kept(unreachable_broker, api_client):
+    response = api_client.post(
+        "/api/v1/auth/register/",
+        {
+            "username": "gina",
+            "email": "gina@example.com",
+            "password": "a-long-and-unusual-passphrase",
+            "organization_name": "Gina Travel",
+            "organization_kind": "enterprise",
+        },
+        format="json",
+    )
+    assert response.status_code == 201
+    assert User.objects.filter(username="gina", welcome_email_sent_at__isnull=True).exists()
+    assert mail.outbox == []
