@@ -94,6 +94,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def account_create(request: HttpRequest) -> HttpResponse:
+    if authenticated_user(request).is_staff:
+        # Staff pick among every organization; the admin's searchable form scales to that, a select does not.
+        return redirect("admin:accounts_officialaccount_add")
     organizations = organization_list_managed_by(user=authenticated_user(request))
     if not organizations.exists():
         raise PermissionDenied(

@@ -2,11 +2,13 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from . import views
 
-admin.site.site_header = "Mini program portal — staff"
-admin.site.site_title = "Mini program portal"
+admin.site.site_header = _("Mini program portal — staff")
+admin.site.site_title = _("Mini program portal")
+admin.site.index_title = _("Programme administration")
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),

@@ -609,3 +609,11 @@ def test_account_edit__nothing_changed__says_so(client, merchant, account):
     )
 
     assert "Nothing changed." in page(response)
+
+
+@pytest.mark.django_db
+def test_account_create__staff__is_sent_to_the_admin_form(client, staff):
+    client.force_login(staff)
+    response = client.get(reverse("accounts:account-create"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:accounts_officialaccount_add")
