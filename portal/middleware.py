@@ -3,7 +3,8 @@
 import logging
 from collections.abc import Callable
 
-from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.conf import settings
+from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 
 from .errors import PROBLEM_CONTENT_TYPE, problem_json_response
@@ -38,6 +39,11 @@ class ApiProblemMiddleware:
             return problem_json_response(404, detail="Not found.")
         if isinstance(exception, PermissionDenied):
             return problem_json_response(403)
+        if isinstance(exception, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return problem_json_response(
+                413, detail=f"The request body is larger than the limit of {limit} bytes."
+            )
         if isinstance(exception, (BadRequest, SuspiciousOperation)):
             return problem_json_response(400)
         logger.exception("Unhandled error on %s %s", request.method, request.path)

@@ -72,3 +72,22 @@ def test_flatten_errors__nested_detail__gives_dotted_field_names():
         "services.0": ["Not a valid choice."],
         "non_field_errors": ["Bad."],
     }
+
+
+@pytest.mark.django_db
+def test_body_over_the_upload_limit__is_413_problem_and_writes_nothing(merchant_client):
+    from accounts.models import OfficialAccount
+
+    body = '{"screen_name": "' + "x" * 3_000_000 + '"}'
+    response = merchant_client.post("/api/v1/accounts/", body, content_type="application/json")
+    problem = assert_problem(response, 413)
+    assert "larger than the limit" in problem["detail"]
+    assert not OfficialAccount.objects.exists()
+
+
+@pytest.mark.django_db
+def test_unsupported_media_type__is_415_problem(merchant_client):
+    response = merchant_client.post(
+        "/api/v1/accounts/", "a=1", content_type="application/x-www-form-urlencoded"
+    )
+    assert_problem(response, 415)
