@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck smoke install worker beat gunicorn clean
+.PHONY: run test lint typecheck smoke install worker beat gunicorn clean bench-import
 
 $(VENV)/.runtime-installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,3 +49,10 @@ gunicorn: $(VENV)/.runtime-installed
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
+
+# Directory import benchmark: a generated CSV into a scratch database (SQLite unless
+# BENCH_DATABASE_URL names a local PostgreSQL scratch database, which is dropped and created again).
+ROWS ?= 200000
+
+bench-import: $(VENV)/.runtime-installed
+	$(PY) benchmarks/import_accounts.py --rows $(ROWS) $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL),)
