@@ -1,1 +1,279 @@
-"""Models of the whitelist app."""
+"""Criteria policies, whitelist applications with their evaluations and review events, and entries."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import OfficialAccount, Organization, Vertical
+
+from .constants import Criterion, Recommendation
+
+
+def default_required_criteria() -> list[str]:
+    return list(Criterion.values)
+
+
+def _choices_constraint(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
+
+
+class CriteriaPolicy(models.Model):
+    """One version of the whitelist criteria; a version that was ever activated is never edited."""
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    is_active = models.BooleanField(_("active"), default=False)
+    open_verticals = models.ManyToManyField(Vertical, related_name="+", verbose_name=_("open verticals"))
+    min_followers = models.PositiveBigIntegerField(_("minimum followers"), default=100_000)
+    min_dev_team_size = models.PositiveIntegerField(_("minimum in-house team size"), default=3)
+    min_user_services = models.PositiveIntegerField(_("minimum user-facing services"), default=1)
+    support_channel_required = models.BooleanField(_("support channel required"), default=True)
+    required_criteria = models.JSONField(
+        _("required criteria"),
+        default=default_required_criteria,
+        help_text=_("Criteria whose failure makes an application ineligible."),
+    )
+    entry_validity_days = models.PositiveIntegerField(_("entry validity (days)"), default=365)
+    default_share_limit_per_hour = models.PositiveIntegerField(_("default shares per hour"), default=1)
+    notes = models.TextField(_("notes"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    activated_at = models.DateTimeField(_("first activated at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("criteria policy")
+        verbose_name_plural = _("criteria policies")
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="whitelist_policy_one_active"
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="whitelist_policy_version_positive"),
+            models.CheckConstraint(
+                condition=Q(entry_validity_days__gte=1), name="whitelist_policy_validity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(default_share_limit_per_hour__gte=1), name="whitelist_policy_share_limit_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_active=False) | Q(activated_at__isnull=False),
+                name="whitelist_policy_active_was_activated",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version}" + (" (active)" if self.is_active else "")
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.activated_at is not None
+
+
+class ReasonCode(models.Model):
+    """A staff-managed reason for a decision, with the text the applicant reads."""
+
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    title = models.CharField(_("title"), max_length=120)
+    text = models.TextField(_("canned text"))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("reason code")
+        verbose_name_plural = _("reason codes")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__regex=r"^[a-z0-9_]+$"), name="whitelist_reason_code_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.title)
+
+
+class ApplicationState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    CHANGES_REQUESTED = "changes_requested", _("Changes requested")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+OPEN_APPLICATION_STATES = (
+    ApplicationState.DRAFT,
+    ApplicationState.SUBMITTED,
+    ApplicationState.CHANGES_REQUESTED,
+)
+
+
+class WhitelistApplication(models.Model):
+    """An official account's request to be whitelisted, with its evidence."""
+
+    account = models.ForeignKey(OfficialAccount, on_delete=models.PROTECT, related_name="applications")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="applications")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(
+        _("state"), max_length=20, choices=ApplicationState.choices, default=ApplicationState.DRAFT
+    )
+    has_in_house_team = models.BooleanField(_("has an in-house development team"), default=False)
+    dev_team_size = models.PositiveIntegerField(_("in-house team size"), default=0)
+    self_developed_products = models.JSONField(_("self-developed products"), default=list, blank=True)
+    services = models.JSONField(_("user-facing services"), default=list, blank=True)
+    support_channels = models.JSONField(_("support channels"), default=list, blank=True)
+    after_sales_policy = models.TextField(_("after-sales policy"), blank=True)
+    description = models.TextField(_("description"), blank=True)
+    submitted_at = models.DateTimeField(_("last submitted at"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("whitelist application")
+        verbose_name_plural = _("whitelist applications")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(state__in=[state.value for state in OPEN_APPLICATION_STATES]),
+                name="whitelist_one_open_application_per_account",
+            ),
+            _choices_constraint("state", ApplicationState, "whitelist_application_state_valid"),
+            models.CheckConstraint(
+                condition=Q(has_in_house_team=True) | Q(dev_team_size=0),
+                name="whitelist_application_team_size_needs_team",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "submitted_at"], name="whitelist_app_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.account.screen_name} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_APPLICATION_STATES
+
+
+class Evaluation(models.Model):
+    """The criteria's result on an application under one policy version; never changed."""
+
+    application = models.ForeignKey(
+        WhitelistApplication, on_delete=models.CASCADE, related_name="evaluations"
+    )
+    policy = models.ForeignKey(CriteriaPolicy, on_delete=models.PROTECT, related_name="evaluations")
+    results = models.JSONField(_("results"))
+    recommendation = models.CharField(_("recommendation"), max_length=20, choices=Recommendation.choices)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("evaluation")
+        verbose_name_plural = _("evaluations")
+        ordering = ["-id"]
+        get_latest_by = "id"
+        constraints = [
+            _choices_constraint(
+                "recommendation", Recommendation, "whitelist_evaluation_recommendation_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recommendation} under {self.policy}"
+
+
+class ReviewEvent(models.Model):
+    """One step in an application's timeline: a transition or a note, with who, when and why."""
+
+    application = models.ForeignKey(WhitelistApplication, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    from_state = models.CharField(_("from state"), max_length=20, blank=True)
+    to_state = models.CharField(_("to state"), max_length=20, blank=True)
+    reason_code = models.ForeignKey(ReasonCode, on_delete=models.PROTECT, null=True, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    visible_to_applicant = models.BooleanField(_("visible to the applicant"), default=True)
+    evaluation = models.ForeignKey(
+        Evaluation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("review event")
+        verbose_name_plural = _("review events")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_state or '-'} → {self.to_state or 'note'}"
+
+    @property
+    def is_note(self) -> bool:
+        return not self.to_state
+
+
+class EntryState(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    REVOKED = "revoked", _("Revoked")
+    EXPIRED = "expired", _("Expired")
+
+
+class WhitelistEntry(models.Model):
+    """The grant: an account is whitelisted while its entry is active and not past valid_until."""
+
+    account = models.OneToOneField(OfficialAccount, on_delete=models.PROTECT, related_name="whitelist_entry")
+    state = models.CharField(_("state"), max_length=20, choices=EntryState.choices, default=EntryState.ACTIVE)
+    share_limit_per_hour = models.PositiveIntegerField(_("shares per hour"), default=1)
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_until = models.DateTimeField(_("valid until"))
+    application = models.ForeignKey(
+        WhitelistApplication, on_delete=models.PROTECT, related_name="+", verbose_name=_("granted by")
+    )
+    revoked_at = models.DateTimeField(_("last revoked at"), null=True, blank=True)
+    expiry_warning_sent_at = models.DateTimeField(_("expiry warning sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("whitelist entry")
+        verbose_name_plural = _("whitelist entries")
+        ordering = ["-id"]
+        constraints = [
+            _choices_constraint("state", EntryState, "whitelist_entry_state_valid"),
+            models.CheckConstraint(
+                condition=Q(share_limit_per_hour__gte=1), name="whitelist_entry_share_limit_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_until__gt=F("valid_from")), name="whitelist_entry_valid_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "valid_until"], name="whitelist_entry_expiry_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account.screen_name}: {self.state}"
+
+
+class WhitelistEntryEvent(models.Model):
+    """The history of an entry: grants, renewals, suspensions, limits, revocation, expiry."""
+
+    entry = models.ForeignKey(WhitelistEntry, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(_("action"), max_length=30)
+    from_state = models.CharField(_("from state"), max_length=20, blank=True)
+    to_state = models.CharField(_("to state"), max_length=20, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("whitelist entry event")
+        verbose_name_plural = _("whitelist entry events")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.from_state}→{self.to_state}"

@@ -1,0 +1,49 @@
+"""Reads of policies, applications, events and whitelist entries, scoped to who asks."""
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import Membership, User
+
+from .models import CriteriaPolicy, ReviewEvent, WhitelistApplication, WhitelistEntry
+
+
+def policy_active() -> CriteriaPolicy:
+    """The one active policy (a data migration creates version 1)."""
+    return CriteriaPolicy.objects.prefetch_related("open_verticals").get(is_active=True)
+
+
+def _organizations_of(user: User) -> QuerySet[Membership, int]:
+    return Membership.objects.filter(user=user).values_list("organization", flat=True)
+
+
+def application_list_visible_to(*, user: User, state: str = "") -> QuerySet[WhitelistApplication]:
+    applications = WhitelistApplication.objects.select_related("account", "account__vertical", "organization")
+    if not user.is_staff:
+        applications = applications.filter(organization__in=_organizations_of(user))
+    if state:
+        applications = applications.filter(state=state)
+    return applications.order_by("-id")
+
+
+def application_events_visible_to(*, user: User, application: WhitelistApplication) -> QuerySet[ReviewEvent]:
+    events = application.events.select_related("actor", "reason_code").order_by("id")
+    if user.is_staff:
+        return events
+    return events.filter(visible_to_applicant=True)
+
+
+def whitelist_entry_list_visible_to(*, user: User, account_id: int | None = None) -> QuerySet[WhitelistEntry]:
+    entries = WhitelistEntry.objects.select_related("account", "account__organization")
+    if not user.is_staff:
+        entries = entries.filter(account__organization__in=_organizations_of(user))
+    if account_id is not None:
+        entries = entries.filter(account_id=account_id)
+    return entries.order_by("-id")
+
+
+def whitelist_entry_for_account(*, platform: str, platform_uid: str) -> WhitelistEntry | None:
+    return (
+        WhitelistEntry.objects.filter(Q(account__platform=platform) & Q(account__platform_uid=platform_uid))
+        .select_related("account")
+        .first()
+    )

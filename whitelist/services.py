@@ -1,0 +1,563 @@
+"""Every write of the whitelist: applications and their transitions, evaluations, entries, policies."""
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Membership, MembershipRole, OfficialAccount, User
+from accounts.permissions import ensure_staff
+from portal.errors import Conflict, Forbidden
+
+from .constants import UserService
+from .criteria import Facts, Rules, evaluate
+from .models import (
+    OPEN_APPLICATION_STATES,
+    ApplicationState,
+    CriteriaPolicy,
+    EntryState,
+    Evaluation,
+    ReasonCode,
+    ReviewEvent,
+    WhitelistApplication,
+    WhitelistEntry,
+    WhitelistEntryEvent,
+)
+from .selectors import policy_active
+
+EVIDENCE_FIELDS = (
+    "has_in_house_team",
+    "dev_team_size",
+    "self_developed_products",
+    "services",
+    "support_channels",
+    "after_sales_policy",
+    "description",
+)
+EDITABLE_STATES = (ApplicationState.DRAFT, ApplicationState.CHANGES_REQUESTED)
+
+
+# Who may act
+
+
+def ensure_applicant(*, user: User, application_or_account: WhitelistApplication | OfficialAccount) -> None:
+    """Owners and admins of the applicant organization act on its applications; staff do not."""
+    organization_id = application_or_account.organization_id
+    if not Membership.objects.filter(
+        user=user,
+        organization_id=organization_id,
+        role__in=[MembershipRole.OWNER, MembershipRole.ADMIN],
+    ).exists():
+        raise Forbidden(_("Only the owners and admins of the applicant organization can do this."))
+
+
+def ensure_reviewer(*, user: User, application: WhitelistApplication) -> None:
+    """Staff decide, except on an application of an organization they belong to."""
+    ensure_staff(user=user)
+    if Membership.objects.filter(user=user, organization_id=application.organization_id).exists():
+        raise Forbidden(_("You belong to the applicant organization, so another reviewer must decide."))
+
+
+# Evidence
+
+
+def _clean_evidence(
+    data: Mapping[str, Any], *, current: WhitelistApplication | None = None
+) -> dict[str, Any]:
+    """Check the evidence; the API and the forms check types, this checks the rules between fields."""
+    unknown = set(data) - set(EVIDENCE_FIELDS)
+    if unknown:
+        raise ValidationError({name: [_("This field cannot be set.")] for name in sorted(unknown)})
+    merged = {name: getattr(current, name) for name in EVIDENCE_FIELDS} if current else {}
+    merged.update(data)
+    errors: dict[str, list[str]] = {}
+    has_team = bool(merged.get("has_in_house_team", False))
+    team_size = merged.get("dev_team_size", 0) or 0
+    if not has_team and team_size:
+        errors["dev_team_size"] = [_("Declare an in-house team before giving its size.")]
+    if has_team and team_size < 1:
+        errors["dev_team_size"] = [_("An in-house team has at least one developer.")]
+    unknown_services = sorted(set(merged.get("services", [])) - set(UserService.values))
+    if unknown_services:
+        errors["services"] = [_("Unknown services: %(names)s.") % {"names": ", ".join(unknown_services)}]
+    if errors:
+        raise ValidationError(errors)
+    return dict(data)
+
+
+@transaction.atomic
+def application_create(
+    *, actor: User, account: OfficialAccount, data: Mapping[str, Any]
+) -> WhitelistApplication:
+    """Start a draft application for an account; one open application per account."""
+    ensure_applicant(user=actor, application_or_account=account)
+    evidence = _clean_evidence(data)
+    open_application = WhitelistApplication.objects.filter(
+        account=account, state__in=OPEN_APPLICATION_STATES
+    ).first()
+    if open_application is not None:
+        raise Conflict(
+            _("This account already has an open application (#%(id)d, %(state)s).")
+            % {"id": open_application.pk, "state": open_application.state}
+        )
+    application = WhitelistApplication(
+        account=account, organization_id=account.organization_id, created_by=actor, **evidence
+    )
+    try:
+        with transaction.atomic():
+            application.save()
+    except IntegrityError as exc:
+        raise Conflict(_("This account already has an open application.")) from exc
+    ReviewEvent.objects.create(application=application, actor=actor, to_state=ApplicationState.DRAFT)
+    return application
+
+
+@transaction.atomic
+def application_update(
+    *, actor: User, application: WhitelistApplication, data: Mapping[str, Any]
+) -> WhitelistApplication:
+    """Edit the evidence of a draft, or of an application whose changes were requested."""
+    ensure_applicant(user=actor, application_or_account=application)
+    application = _locked(application)
+    if application.state not in EDITABLE_STATES:
+        raise _illegal(application, _("edit"))
+    evidence = _clean_evidence(data, current=application)
+    for name, value in evidence.items():
+        setattr(application, name, value)
+    if evidence:
+        application.save(update_fields=[*evidence, "updated_at"])
+    return application
+
+
+# Evaluation
+
+
+def rules_of(policy: CriteriaPolicy) -> Rules:
+    return Rules(
+        version=policy.version,
+        open_verticals=frozenset(vertical.code for vertical in policy.open_verticals.all()),
+        min_followers=policy.min_followers,
+        min_dev_team_size=policy.min_dev_team_size,
+        min_user_services=policy.min_user_services,
+        support_channel_required=policy.support_channel_required,
+        required_criteria=frozenset(policy.required_criteria),
+    )
+
+
+def facts_of(application: WhitelistApplication, *, now: datetime | None = None) -> Facts:
+    account = application.account
+    entry = WhitelistEntry.objects.filter(account=account).only("revoked_at").first()
+    return Facts(
+        account_verified=account.is_verified,
+        vertical_code=account.vertical.code,
+        vertical_name=str(account.vertical.name),
+        followers_count=account.followers_count,
+        has_in_house_team=application.has_in_house_team,
+        dev_team_size=application.dev_team_size,
+        self_developed_products=list(application.self_developed_products or []),
+        services=list(application.services or []),
+        support_channels=list(application.support_channels or []),
+        # Attachments come with the upload feature; until then no evidence needs a reviewer's eyes.
+        attachment_count=0,
+        last_revoked_at=entry.revoked_at if entry else None,
+        now=now or timezone.now(),
+    )
+
+
+def application_evaluate(
+    *, application: WhitelistApplication, policy: CriteriaPolicy | None = None
+) -> Evaluation:
+    """Run the criteria under a policy (the active one by default) and keep the result."""
+    policy = policy or policy_active()
+    results, recommendation = evaluate(facts_of(application), rules_of(policy))
+    return Evaluation.objects.create(
+        application=application,
+        policy=policy,
+        results=[result.as_dict() for result in results],
+        recommendation=recommendation,
+    )
+
+
+# Transitions
+
+
+def _locked(application: WhitelistApplication) -> WhitelistApplication:
+    return (
+        WhitelistApplication.objects.select_for_update()
+        .select_related("account", "account__vertical")
+        .get(pk=application.pk)
+    )
+
+
+def _illegal(application: WhitelistApplication, action: str) -> Conflict:
+    return Conflict(
+        _("Cannot %(action)s an application that is %(state)s.")
+        % {"action": action, "state": ApplicationState(application.state).label},
+        code="invalid-transition",
+    )
+
+
+def _transition(
+    application: WhitelistApplication,
+    *,
+    allowed_from: tuple[str, ...],
+    to: str,
+    actor: User,
+    action: str,
+    message: str = "",
+    reason_code: ReasonCode | None = None,
+    evaluation: Evaluation | None = None,
+) -> ReviewEvent:
+    """Move the locked application to a new state and record the event.
+
+    The conditional UPDATE makes the move safe even where SELECT ... FOR UPDATE does nothing (SQLite):
+    of two concurrent deciders, only one finds the row still in the state it read.
+    """
+    from_state = application.state
+    if from_state not in allowed_from:
+        raise _illegal(application, action)
+    now = timezone.now()
+    changes: dict[str, Any] = {"state": to, "updated_at": now}
+    if to == ApplicationState.SUBMITTED:
+        changes["submitted_at"] = now
+    if to in (ApplicationState.APPROVED, ApplicationState.REJECTED):
+        changes["decided_at"] = now
+    moved = WhitelistApplication.objects.filter(pk=application.pk, state=from_state).update(**changes)
+    if not moved:
+        application.refresh_from_db(fields=["state"])
+        raise _illegal(application, action)
+    for name, value in changes.items():
+        setattr(application, name, value)
+    event = ReviewEvent.objects.create(
+        application=application,
+        actor=actor,
+        from_state=from_state,
+        to_state=to,
+        message=message,
+        reason_code=reason_code,
+        evaluation=evaluation,
+        visible_to_applicant=True,
+    )
+    _notify_after_commit(event)
+    return event
+
+
+def _notify_after_commit(event: ReviewEvent) -> None:
+    from .tasks import notify_application_event
+
+    transaction.on_commit(lambda: notify_application_event.delay(event_id=event.pk), robust=True)
+
+
+@transaction.atomic
+def application_submit(*, actor: User, application: WhitelistApplication) -> WhitelistApplication:
+    """Send a draft for review; it is evaluated against the active policy."""
+    ensure_applicant(user=actor, application_or_account=application)
+    application = _locked(application)
+    if application.state != ApplicationState.DRAFT:
+        raise _illegal(application, _("submit"))
+    evaluation = application_evaluate(application=application)
+    _transition(
+        application,
+        allowed_from=(ApplicationState.DRAFT,),
+        to=ApplicationState.SUBMITTED,
+        actor=actor,
+        action=_("submit"),
+        evaluation=evaluation,
+    )
+    return application
+
+
+@transaction.atomic
+def application_resubmit(*, actor: User, application: WhitelistApplication) -> WhitelistApplication:
+    """Send an application back to review after the requested changes; it is evaluated again."""
+    ensure_applicant(user=actor, application_or_account=application)
+    application = _locked(application)
+    if application.state != ApplicationState.CHANGES_REQUESTED:
+        raise _illegal(application, _("resubmit"))
+    evaluation = application_evaluate(application=application)
+    _transition(
+        application,
+        allowed_from=(ApplicationState.CHANGES_REQUESTED,),
+        to=ApplicationState.SUBMITTED,
+        actor=actor,
+        action=_("resubmit"),
+        evaluation=evaluation,
+    )
+    return application
+
+
+@transaction.atomic
+def application_withdraw(*, actor: User, application: WhitelistApplication) -> WhitelistApplication:
+    ensure_applicant(user=actor, application_or_account=application)
+    application = _locked(application)
+    _transition(
+        application,
+        allowed_from=(ApplicationState.SUBMITTED, ApplicationState.CHANGES_REQUESTED),
+        to=ApplicationState.WITHDRAWN,
+        actor=actor,
+        action=_("withdraw"),
+    )
+    return application
+
+
+def _required_message(message: str) -> str:
+    message = (message or "").strip()
+    if not message:
+        raise ValidationError({"message": [_("Tell the applicant what to change.")]})
+    return message
+
+
+@transaction.atomic
+def application_request_changes(
+    *, actor: User, application: WhitelistApplication, message: str, reason_code: ReasonCode | None = None
+) -> WhitelistApplication:
+    ensure_reviewer(user=actor, application=application)
+    message = _required_message(message)
+    application = _locked(application)
+    _transition(
+        application,
+        allowed_from=(ApplicationState.SUBMITTED,),
+        to=ApplicationState.CHANGES_REQUESTED,
+        actor=actor,
+        action=_("request changes on"),
+        message=message,
+        reason_code=reason_code,
+    )
+    return application
+
+
+@transaction.atomic
+def application_reject(
+    *, actor: User, application: WhitelistApplication, reason_code: ReasonCode | None, message: str = ""
+) -> WhitelistApplication:
+    ensure_reviewer(user=actor, application=application)
+    if reason_code is None:
+        raise ValidationError({"reason_code": [_("Choose the reason for the rejection.")]})
+    application = _locked(application)
+    _transition(
+        application,
+        allowed_from=(ApplicationState.SUBMITTED,),
+        to=ApplicationState.REJECTED,
+        actor=actor,
+        action=_("reject"),
+        message=(message or "").strip() or reason_code.text,
+        reason_code=reason_code,
+    )
+    return application
+
+
+@transaction.atomic
+def application_approve(
+    *, actor: User, application: WhitelistApplication, message: str = ""
+) -> WhitelistApplication:
+    """Approve and create (or renew) the account's whitelist entry under the active policy."""
+    ensure_reviewer(user=actor, application=application)
+    application = _locked(application)
+    _transition(
+        application,
+        allowed_from=(ApplicationState.SUBMITTED,),
+        to=ApplicationState.APPROVED,
+        actor=actor,
+        action=_("approve"),
+        message=(message or "").strip(),
+    )
+    _entry_grant(application=application, actor=actor)
+    return application
+
+
+@transaction.atomic
+def application_note(
+    *, actor: User, application: WhitelistApplication, message: str, visible_to_applicant: bool = False
+) -> ReviewEvent:
+    """A reviewer's note on the timeline; staff-only unless said otherwise."""
+    ensure_staff(user=actor)
+    message = (message or "").strip()
+    if not message:
+        raise ValidationError({"message": [_("The note is empty.")]})
+    event = ReviewEvent.objects.create(
+        application=application, actor=actor, message=message, visible_to_applicant=visible_to_applicant
+    )
+    if visible_to_applicant:
+        _notify_after_commit(event)
+    return event
+
+
+# Whitelist entries
+
+
+def _entry_event(
+    entry: WhitelistEntry,
+    *,
+    actor: User | None,
+    action: str,
+    from_state: str,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    WhitelistEntryEvent.objects.create(
+        entry=entry,
+        actor=actor,
+        action=action,
+        from_state=from_state,
+        to_state=entry.state,
+        reason=reason,
+        details=details or {},
+    )
+
+
+def _entry_grant(*, application: WhitelistApplication, actor: User) -> WhitelistEntry:
+    policy = policy_active()
+    now = timezone.now()
+    valid_until = now + timedelta(days=policy.entry_validity_days)
+    entry = WhitelistEntry.objects.select_for_update().filter(account_id=application.account_id).first()
+    if entry is None:
+        entry = WhitelistEntry.objects.create(
+            account_id=application.account_id,
+            state=EntryState.ACTIVE,
+            share_limit_per_hour=policy.default_share_limit_per_hour,
+            valid_from=now,
+            valid_until=valid_until,
+            application=application,
+        )
+        _entry_event(entry, actor=actor, action="granted", from_state="", details={"policy": policy.version})
+        return entry
+    from_state = entry.state
+    entry.state = EntryState.ACTIVE
+    entry.valid_from = now
+    entry.valid_until = valid_until
+    entry.application = application
+    entry.expiry_warning_sent_at = None
+    entry.save(
+        update_fields=[
+            "state",
+            "valid_from",
+            "valid_until",
+            "application",
+            "expiry_warning_sent_at",
+            "updated_at",
+        ]
+    )
+    _entry_event(
+        entry, actor=actor, action="renewed", from_state=from_state, details={"policy": policy.version}
+    )
+    return entry
+
+
+def _required_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Give the reason; the organization is told.")]})
+    return reason
+
+
+def _entry_move(
+    *, actor: User, entry: WhitelistEntry, allowed_from: tuple[str, ...], to: str, action: str, reason: str
+) -> WhitelistEntry:
+    ensure_staff(user=actor)
+    reason = _required_reason(reason)
+    entry = WhitelistEntry.objects.select_for_update().get(pk=entry.pk)
+    if entry.state not in allowed_from:
+        raise Conflict(
+            _("Cannot %(action)s an entry that is %(state)s.")
+            % {"action": action, "state": EntryState(entry.state).label},
+            code="invalid-transition",
+        )
+    from_state = entry.state
+    entry.state = to
+    fields = ["state", "updated_at"]
+    if to == EntryState.REVOKED:
+        entry.revoked_at = timezone.now()
+        fields.append("revoked_at")
+    entry.save(update_fields=fields)
+    _entry_event(entry, actor=actor, action=action, from_state=from_state, reason=reason)
+    return entry
+
+
+@transaction.atomic
+def whitelist_entry_suspend(*, actor: User, entry: WhitelistEntry, reason: str) -> WhitelistEntry:
+    return _entry_move(
+        actor=actor,
+        entry=entry,
+        allowed_from=(EntryState.ACTIVE,),
+        to=EntryState.SUSPENDED,
+        action="suspend",
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def whitelist_entry_reinstate(*, actor: User, entry: WhitelistEntry, reason: str) -> WhitelistEntry:
+    if entry.valid_until <= timezone.now():
+        raise Conflict(
+            _("The entry's validity ended on %(date)s; the account needs a new application.")
+            % {"date": entry.valid_until.date().isoformat()},
+            code="invalid-transition",
+        )
+    return _entry_move(
+        actor=actor,
+        entry=entry,
+        allowed_from=(EntryState.SUSPENDED,),
+        to=EntryState.ACTIVE,
+        action="reinstate",
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def whitelist_entry_revoke(*, actor: User, entry: WhitelistEntry, reason: str) -> WhitelistEntry:
+    return _entry_move(
+        actor=actor,
+        entry=entry,
+        allowed_from=(EntryState.ACTIVE, EntryState.SUSPENDED),
+        to=EntryState.REVOKED,
+        action="revoke",
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def whitelist_entry_set_share_limit(
+    *, actor: User, entry: WhitelistEntry, share_limit_per_hour: int
+) -> WhitelistEntry:
+    ensure_staff(user=actor)
+    if share_limit_per_hour < 1:
+        raise ValidationError({"share_limit_per_hour": [_("At least one share per hour.")]})
+    entry = WhitelistEntry.objects.select_for_update().get(pk=entry.pk)
+    before = entry.share_limit_per_hour
+    if before == share_limit_per_hour:
+        return entry
+    entry.share_limit_per_hour = share_limit_per_hour
+    entry.save(update_fields=["share_limit_per_hour", "updated_at"])
+    _entry_event(
+        entry,
+        actor=actor,
+        action="share_limit",
+        from_state=entry.state,
+        details={"from": before, "to": share_limit_per_hour},
+    )
+    return entry
+
+
+@transaction.atomic
+def whitelist_entries_expire(*, now: datetime | None = None) -> int:
+    """Expire active and suspended entries past their date; running it again changes nothing."""
+    now = now or timezone.now()
+    due = list(
+        WhitelistEntry.objects.select_for_update(skip_locked=True)
+        .filter(state__in=[EntryState.ACTIVE, EntryState.SUSPENDED], valid_until__lte=now)
+        .values_list("pk", "state")
+    )
+    if not due:
+        return 0
+    WhitelistEntry.objects.filter(pk__in=[pk for pk, _ in due]).update(
+        state=EntryState.EXPIRED, updated_at=now
+    )
+    WhitelistEntryEvent.objects.bulk_create(
+        WhitelistEntryEvent(entry_id=pk, action="expire", from_state=state, to_state=EntryState.EXPIRED)
+        for pk, state in due
+    )
+    return len(due)
