@@ -14,6 +14,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("accounts.api_urls")),
+    path("api/v1/", include("whitelist.api_urls")),
     path("", include("accounts.auth_urls")),
     path("", include("accounts.urls")),
 ]

@@ -159,7 +159,11 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.errors.problem_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_THROTTLE_RATES": {"anon": "600/minute", "user": "6000/minute"},
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": "600/minute",
+        "user": "6000/minute",
+        "whitelist_lookup": env("WHITELIST_LOOKUP_RATE", default="120/minute"),
+    },
 }
 
 LOGGING = {
