@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -13,7 +14,7 @@ from accounts.models import Membership, MembershipRole, OfficialAccount, User
 from accounts.permissions import ensure_staff
 from portal.errors import Conflict, Forbidden
 
-from .constants import UserService
+from .constants import Criterion, UserService
 from .criteria import Facts, Rules, evaluate
 from .models import (
     OPEN_APPLICATION_STATES,
@@ -561,3 +562,54 @@ def whitelist_entries_expire(*, now: datetime | None = None) -> int:
         for pk, state in due
     )
     return len(due)
+
+
+# Criteria policies
+
+
+POLICY_FIELDS = (
+    "min_followers",
+    "min_dev_team_size",
+    "min_user_services",
+    "support_channel_required",
+    "required_criteria",
+    "entry_validity_days",
+    "default_share_limit_per_hour",
+    "notes",
+)
+
+
+@transaction.atomic
+def policy_create_version(
+    *, actor: User, data: Mapping[str, Any], open_verticals: Any, based_on: CriteriaPolicy | None = None
+) -> CriteriaPolicy:
+    """A new, inactive version; unset values are copied from the active policy."""
+    ensure_staff(user=actor)
+    base = based_on or policy_active()
+    values = {name: data.get(name, getattr(base, name)) for name in POLICY_FIELDS}
+    unknown = sorted(set(values["required_criteria"]) - set(Criterion.values))
+    if unknown:
+        raise ValidationError(
+            {"required_criteria": [_("Unknown criteria: %(names)s.") % {"names": ", ".join(unknown)}]}
+        )
+    latest = CriteriaPolicy.objects.select_for_update().order_by("-version").first()
+    policy = CriteriaPolicy(version=(latest.version if latest else 0) + 1, created_by=actor, **values)
+    policy.full_clean(exclude=["open_verticals"])
+    policy.save()
+    policy.open_verticals.set(open_verticals if open_verticals is not None else base.open_verticals.all())
+    return policy
+
+
+@transaction.atomic
+def policy_activate(*, actor: User, policy: CriteriaPolicy) -> CriteriaPolicy:
+    """Make this version the one active policy; the previous one stays, frozen, for old evaluations."""
+    ensure_staff(user=actor)
+    policies = list(CriteriaPolicy.objects.select_for_update().filter(Q(is_active=True) | Q(pk=policy.pk)))
+    policy = next(p for p in policies if p.pk == policy.pk)
+    if policy.is_active:
+        return policy
+    CriteriaPolicy.objects.filter(is_active=True).update(is_active=False)
+    policy.is_active = True
+    policy.activated_at = policy.activated_at or timezone.now()
+    policy.save(update_fields=["is_active", "activated_at"])
+    return policy

@@ -1,0 +1,544 @@
+"""Staff screens: the review queue, decisions with reasons, policies, reason codes and entries."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from portal.auth import authenticated_user
+from portal.errors import ApplicationError
+
+from . import services
+from .constants import Recommendation
+from .models import (
+    ApplicationState,
+    CriteriaPolicy,
+    Evaluation,
+    ReasonCode,
+    ReviewEvent,
+    WhitelistApplication,
+    WhitelistEntry,
+    WhitelistEntryEvent,
+)
+
+
+class DecisionForm(forms.Form):
+    reason_code = forms.ModelChoiceField(
+        queryset=ReasonCode.objects.filter(is_active=True), required=False, to_field_name="code"
+    )
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}), required=False, max_length=5000
+    )
+    visible_to_applicant = forms.BooleanField(
+        required=False, initial=False, label=_("Show this note to the applicant")
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), max_length=5000)
+
+
+def _service_error_text(error: Exception) -> str:
+    if isinstance(error, ApplicationError):
+        return error.message
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    raise error
+
+
+class RecommendationFilter(admin.SimpleListFilter):
+    title = _("recommendation")
+    parameter_name = "recommendation"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return list(Recommendation.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(latest_recommendation=self.value()) if self.value() else queryset
+
+
+@admin.register(WhitelistApplication)
+class WhitelistApplicationAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "account_link",
+        "organization",
+        "vertical",
+        "kind",
+        "state",
+        "recommendation",
+        "age",
+    ]
+    list_filter = ["state", RecommendationFilter, "account__vertical", "account__kind"]
+    list_select_related = ["account", "account__vertical", "organization"]
+    search_fields = ["account__screen_name", "=account__platform_uid", "organization__name"]
+    ordering = ["submitted_at", "id"]
+    show_full_result_count = False
+    readonly_fields = [
+        "account",
+        "organization",
+        "created_by",
+        "state",
+        "has_in_house_team",
+        "dev_team_size",
+        "products_display",
+        "services",
+        "support_channels",
+        "after_sales_policy",
+        "description",
+        "submitted_at",
+        "decided_at",
+        "created_at",
+        "evaluation_display",
+        "timeline_display",
+    ]
+    fieldsets = [
+        (None, {"fields": ["account", "organization", "created_by", "state", "submitted_at", "decided_at"]}),
+        (
+            _("Development capability"),
+            {"fields": ["has_in_house_team", "dev_team_size", "products_display"]},
+        ),
+        (
+            _("User services"),
+            {"fields": ["services", "support_channels", "after_sales_policy", "description"]},
+        ),
+        (_("Latest evaluation"), {"fields": ["evaluation_display"]}),
+        (_("Timeline"), {"fields": ["timeline_display"]}),
+    ]
+    actions = ["bulk_approve", "bulk_reject"]
+    change_form_template = "admin/whitelist/application_change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WhitelistApplication]:
+        latest = (
+            Evaluation.objects.filter(application=OuterRef("pk")).order_by("-id").values("recommendation")[:1]
+        )
+        return super().get_queryset(request).annotate(latest_recommendation=Subquery(latest))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("account"), ordering="account__screen_name")
+    def account_link(self, obj: WhitelistApplication) -> str:
+        return f"{obj.account.screen_name} ({obj.account.platform_uid})"
+
+    @admin.display(description=_("vertical"), ordering="account__vertical__code")
+    def vertical(self, obj: WhitelistApplication) -> str:
+        return str(obj.account.vertical.name)
+
+    @admin.display(description=_("kind"), ordering="account__kind")
+    def kind(self, obj: WhitelistApplication) -> str:
+        return obj.account.get_kind_display()
+
+    @admin.display(description=_("recommendation"), ordering="latest_recommendation")
+    def recommendation(self, obj: WhitelistApplication) -> str:
+        value = getattr(obj, "latest_recommendation", None)
+        return str(Recommendation(value).label) if value else "—"
+
+    @admin.display(description=_("waiting"), ordering="submitted_at")
+    def age(self, obj: WhitelistApplication) -> str:
+        if obj.state != ApplicationState.SUBMITTED or obj.submitted_at is None:
+            return "—"
+        waited: timedelta = timezone.now() - obj.submitted_at
+        if waited.days:
+            return str(_("%(days)d d") % {"days": waited.days})
+        return str(_("%(hours)d h") % {"hours": waited.seconds // 3600})
+
+    @admin.display(description=_("self-developed products"))
+    def products_display(self, obj: WhitelistApplication) -> str:
+        products = obj.self_developed_products or []
+        if not products:
+            return "—"
+        return format_html_join(
+            "",
+            "<div>{} — <a href='{}' rel='noopener noreferrer'>{}</a></div>",
+            ((p.get("name", ""), p.get("url", ""), p.get("url", "")) for p in products),
+        )
+
+    @admin.display(description=_("criteria"))
+    def evaluation_display(self, obj: WhitelistApplication) -> str:
+        evaluation = obj.evaluations.select_related("policy").order_by("-id").first()
+        if evaluation is None:
+            return str(_("Not evaluated yet (drafts are evaluated on submission)."))
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td><strong>{}</strong></td><td>{}</td></tr>",
+            ((r["criterion"], r["outcome"], r["reason"]) for r in evaluation.results),
+        )
+        return format_html(
+            "<p>{}: <strong>{}</strong> · {} v{} · {}</p>"
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            _("Recommendation"),
+            evaluation.get_recommendation_display(),
+            _("policy"),
+            evaluation.policy.version,
+            evaluation.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            _("criterion"),
+            _("outcome"),
+            _("reason"),
+            rows,
+        )
+
+    @admin.display(description=_("events"))
+    def timeline_display(self, obj: WhitelistApplication) -> str:
+        events = obj.events.select_related("actor", "reason_code").order_by("id")
+        return format_html(
+            "<table>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        event.created_at.strftime("%Y-%m-%d %H:%M"),
+                        event.actor or "system",
+                        f"{event.from_state or '·'} → {event.to_state}" if event.to_state else _("note"),
+                        event.reason_code.code if event.reason_code else "",
+                        event.message,
+                        _("applicant sees it") if event.visible_to_applicant else _("staff only"),
+                    )
+                    for event in events
+                ),
+            ),
+        )
+
+    # Decisions: one page per decision, asking for its reason.
+
+    def get_urls(self) -> list[Any]:
+        decide = self.admin_site.admin_view(self.decide_view)
+        return [
+            path("<int:pk>/decide/<str:decision>/", decide, name="whitelist_application_decide"),
+            *super().get_urls(),
+        ]
+
+    DECISIONS: dict[str, Any] = {
+        "approve": _("Approve"),
+        "reject": _("Reject"),
+        "request_changes": _("Request changes"),
+        "note": _("Add a note"),
+    }
+
+    def _decide(
+        self, request: HttpRequest, application: WhitelistApplication, decision: str, data: dict[str, Any]
+    ) -> None:
+        actor = authenticated_user(request)
+        if decision == "approve":
+            services.application_approve(actor=actor, application=application, message=data["message"])
+        elif decision == "reject":
+            services.application_reject(
+                actor=actor, application=application, reason_code=data["reason_code"], message=data["message"]
+            )
+        elif decision == "request_changes":
+            services.application_request_changes(
+                actor=actor, application=application, message=data["message"], reason_code=data["reason_code"]
+            )
+        else:
+            services.application_note(
+                actor=actor,
+                application=application,
+                message=data["message"],
+                visible_to_applicant=data["visible_to_applicant"],
+            )
+
+    def decide_view(self, request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+        if decision not in self.DECISIONS or not self.has_change_permission(request):
+            return HttpResponseRedirect(reverse("admin:whitelist_whitelistapplication_changelist"))
+        application = get_object_or_404(self.get_queryset(request), pk=pk)
+        form = DecisionForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                self._decide(request, application, decision, form.cleaned_data)
+            except (ApplicationError, ValidationError) as error:
+                form.add_error(None, _service_error_text(error))
+            else:
+                self.message_user(request, _("Done: %(decision)s.") % {"decision": self.DECISIONS[decision]})
+                return HttpResponseRedirect(reverse("admin:whitelist_whitelistapplication_change", args=[pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{self.DECISIONS[decision]}: {application}",
+            "form": form,
+            "application": application,
+            "decision": decision,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/whitelist/decision_form.html", context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "decisions": self.DECISIONS}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # Bulk decisions with one reason
+
+    def _bulk(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[WhitelistApplication],
+        decision: str,
+        apply: Callable[..., Any],
+    ) -> HttpResponse | None:
+        form = DecisionForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            done, failed = 0, []
+            for application in queryset:
+                try:
+                    apply(application, form.cleaned_data)
+                    done += 1
+                except (ApplicationError, ValidationError) as error:
+                    failed.append(f"#{application.pk}: {_service_error_text(error)}")
+            self.message_user(
+                request, _("%(count)d application(s) done.") % {"count": done}, messages.SUCCESS
+            )
+            for line in failed:
+                self.message_user(request, line, messages.WARNING)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": self.DECISIONS[decision],
+            "form": form,
+            "queryset": queryset,
+            "action": f"bulk_{decision}",
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/whitelist/bulk_decision.html", context)
+
+    @admin.action(description=_("Approve selected applications"), permissions=["change"])
+    def bulk_approve(
+        self, request: HttpRequest, queryset: QuerySet[WhitelistApplication]
+    ) -> HttpResponse | None:
+        actor = authenticated_user(request)
+        return self._bulk(
+            request,
+            queryset,
+            "approve",
+            lambda application, data: services.application_approve(
+                actor=actor, application=application, message=data["message"]
+            ),
+        )
+
+    @admin.action(description=_("Reject selected applications"), permissions=["change"])
+    def bulk_reject(
+        self, request: HttpRequest, queryset: QuerySet[WhitelistApplication]
+    ) -> HttpResponse | None:
+        actor = authenticated_user(request)
+        return self._bulk(
+            request,
+            queryset,
+            "reject",
+            lambda application, data: services.application_reject(
+                actor=actor, application=application, reason_code=data["reason_code"], message=data["message"]
+            ),
+        )
+
+
+class PolicyForm(forms.ModelForm):
+    class Meta:
+        model = CriteriaPolicy
+        fields = [
+            "open_verticals",
+            "min_followers",
+            "min_dev_team_size",
+            "min_user_services",
+            "support_channel_required",
+            "required_criteria",
+            "entry_validity_days",
+            "default_share_limit_per_hour",
+            "notes",
+        ]
+        widgets = {"open_verticals": forms.CheckboxSelectMultiple}
+
+
+@admin.register(CriteriaPolicy)
+class CriteriaPolicyAdmin(admin.ModelAdmin):
+    form = PolicyForm
+    list_display = [
+        "version",
+        "is_active",
+        "min_followers",
+        "min_dev_team_size",
+        "min_user_services",
+        "support_channel_required",
+        "entry_validity_days",
+        "default_share_limit_per_hour",
+        "activated_at",
+    ]
+    actions = ["activate"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A version that was ever active explains past evaluations, so it is never edited.
+        if obj is not None and obj.is_frozen:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        active = CriteriaPolicy.objects.filter(is_active=True).first()
+        if active is None:
+            return {}
+        initial = {name: getattr(active, name) for name in services.POLICY_FIELDS}
+        initial["open_verticals"] = list(active.open_verticals.all())
+        return initial
+
+    def save_model(self, request: HttpRequest, obj: CriteriaPolicy, form: Any, change: bool) -> None:
+        actor = authenticated_user(request)
+        data = {name: form.cleaned_data[name] for name in services.POLICY_FIELDS}
+        if change:
+            for name, value in data.items():
+                setattr(obj, name, value)
+            obj.save()
+        else:
+            created = services.policy_create_version(
+                actor=actor, data=data, open_verticals=form.cleaned_data["open_verticals"]
+            )
+            obj.pk = created.pk
+            obj.version = created.version
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if change:
+            super().save_related(request, form, formsets, change)
+
+    @admin.action(description=_("Activate the selected version"), permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[CriteriaPolicy]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, _("Select exactly one version to activate."), messages.ERROR)
+            return
+        policy = services.policy_activate(actor=authenticated_user(request), policy=queryset.get())
+        self.message_user(request, _("Version %(version)d is now active.") % {"version": policy.version})
+
+
+@admin.register(ReasonCode)
+class ReasonCodeAdmin(admin.ModelAdmin):
+    list_display = ["code", "title", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["code", "title", "text"]
+
+
+class WhitelistEntryEventInline(admin.TabularInline):
+    model = WhitelistEntryEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "actor", "action", "from_state", "to_state", "reason", "details"]
+    readonly_fields = ["created_at", "actor", "action", "from_state", "to_state", "reason", "details"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WhitelistEntry)
+class WhitelistEntryAdmin(admin.ModelAdmin):
+    list_display = ["account", "state", "share_limit_per_hour", "valid_from", "valid_until", "updated_at"]
+    list_filter = ["state", "account__vertical", "account__kind"]
+    list_select_related = ["account"]
+    search_fields = ["account__screen_name", "=account__platform_uid", "account__organization__name"]
+    readonly_fields = [
+        "account",
+        "state",
+        "share_limit_per_hour",
+        "valid_from",
+        "valid_until",
+        "application",
+        "revoked_at",
+        "expiry_warning_sent_at",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [WhitelistEntryEventInline]
+    actions = ["suspend", "reinstate", "revoke"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _with_reason(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[WhitelistEntry],
+        action: str,
+        title: str,
+        apply: Callable[..., Any],
+    ) -> HttpResponse | None:
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            actor = authenticated_user(request)
+            done = 0
+            for entry in queryset:
+                try:
+                    apply(actor=actor, entry=entry, reason=form.cleaned_data["reason"])
+                    done += 1
+                except (ApplicationError, ValidationError) as error:
+                    self.message_user(request, f"{entry}: {_service_error_text(error)}", messages.WARNING)
+            self.message_user(request, _("%(count)d entry(ies) changed.") % {"count": done}, messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "queryset": queryset,
+            "action": action,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/whitelist/bulk_decision.html", context)
+
+    @admin.action(description=_("Suspend selected entries"), permissions=["change"])
+    def suspend(self, request: HttpRequest, queryset: QuerySet[WhitelistEntry]) -> HttpResponse | None:
+        return self._with_reason(
+            request, queryset, "suspend", str(_("Suspend")), services.whitelist_entry_suspend
+        )
+
+    @admin.action(description=_("Reinstate selected entries"), permissions=["change"])
+    def reinstate(self, request: HttpRequest, queryset: QuerySet[WhitelistEntry]) -> HttpResponse | None:
+        return self._with_reason(
+            request, queryset, "reinstate", str(_("Reinstate")), services.whitelist_entry_reinstate
+        )
+
+    @admin.action(description=_("Revoke selected entries"), permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[WhitelistEntry]) -> HttpResponse | None:
+        return self._with_reason(
+            request, queryset, "revoke", str(_("Revoke")), services.whitelist_entry_revoke
+        )
+
+
+@admin.register(ReviewEvent)
+class ReviewEventAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "application",
+        "actor",
+        "from_state",
+        "to_state",
+        "reason_code",
+        "visible_to_applicant",
+    ]
+    list_filter = ["to_state", "visible_to_applicant", "reason_code"]
+    list_select_related = ["application__account", "actor", "reason_code"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
