@@ -26,12 +26,13 @@ RUN DJANGO_SETTINGS_MODULE=portal.settings.production \
     DJANGO_ALLOWED_HOSTS="${DJANGO_ALLOWED_HOSTS}" \
     REDIS_URL="" \
     python manage.py collectstatic --noinput \
-    && mkdir -p /app/media \
-    && chown app:app /app/media
+    && mkdir -p /app/media /app/private-media \
+    && chown app:app /app/media /app/private-media
 
 # The code stays owned by root and read-only to the app user; only media is writable.
 ENV DJANGO_SETTINGS_MODULE=portal.settings.production \
-    DJANGO_MEDIA_ROOT=/app/media
+    DJANGO_MEDIA_ROOT=/app/media \
+    DJANGO_PRIVATE_MEDIA_ROOT=/app/private-media
 
 USER app
 EXPOSE 8000

@@ -98,6 +98,7 @@ class WhitelistApplicationAdmin(admin.ModelAdmin):
         "support_channels",
         "after_sales_policy",
         "description",
+        "attachments_display",
         "submitted_at",
         "decided_at",
         "created_at",
@@ -108,7 +109,7 @@ class WhitelistApplicationAdmin(admin.ModelAdmin):
         (None, {"fields": ["account", "organization", "created_by", "state", "submitted_at", "decided_at"]}),
         (
             _("Development capability"),
-            {"fields": ["has_in_house_team", "dev_team_size", "products_display"]},
+            {"fields": ["has_in_house_team", "dev_team_size", "products_display", "attachments_display"]},
         ),
         (
             _("User services"),
@@ -167,6 +168,20 @@ class WhitelistApplicationAdmin(admin.ModelAdmin):
             "",
             "<div>{} — <a href='{}' rel='noopener noreferrer'>{}</a></div>",
             ((p.get("name", ""), p.get("url", ""), p.get("url", "")) for p in products),
+        )
+
+    @admin.display(description=_("documents"))
+    def attachments_display(self, obj: WhitelistApplication) -> str:
+        attachments = list(obj.attachments.all())
+        if not attachments:
+            return "—"
+        return format_html_join(
+            "",
+            "<div><a href='/api/v1/applications/{}/attachments/{}/'>{}</a> ({}, {} KB)</div>",
+            (
+                (obj.pk, a.pk, a.original_name, a.get_content_type_display(), max(1, a.size // 1024))
+                for a in attachments
+            ),
         )
 
     @admin.display(description=_("criteria"))

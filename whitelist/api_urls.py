@@ -33,6 +33,16 @@ urlpatterns = [
         apis.ApplicationEvaluateApi.as_view(),
         name="api-application-evaluate",
     ),
+    path(
+        "applications/<int:pk>/attachments/",
+        apis.AttachmentListApi.as_view(),
+        name="api-application-attachments",
+    ),
+    path(
+        "applications/<int:pk>/attachments/<int:attachment_id>/",
+        apis.AttachmentDetailApi.as_view(),
+        name="api-application-attachment",
+    ),
     path("whitelist-entries/", apis.EntryListApi.as_view(), name="api-entries"),
     path("whitelist-entries/<int:pk>/", apis.EntryDetailApi.as_view(), name="api-entry-detail"),
     path("whitelist-entries/<int:pk>/suspend/", apis.EntrySuspendApi.as_view(), name="api-entry-suspend"),

@@ -3,10 +3,12 @@
 from collections.abc import Callable
 from typing import Any
 
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,7 +23,7 @@ from portal.errors import Forbidden
 from portal.pagination import PagePagination
 
 from . import services
-from .models import EntryState, WhitelistApplication, WhitelistEntry
+from .models import ApplicationAttachment, EntryState, WhitelistApplication, WhitelistEntry
 from .selectors import (
     application_events_visible_to,
     application_list_visible_to,
@@ -31,6 +33,8 @@ from .serializers import (
     ApplicationInputSerializer,
     ApplicationOutputSerializer,
     ApplicationUpdateSerializer,
+    AttachmentInputSerializer,
+    AttachmentOutputSerializer,
     EntryOutputSerializer,
     EntryUpdateSerializer,
     EvaluationOutputSerializer,
@@ -265,3 +269,49 @@ class WhitelistLookupApi(APIView):
                 "valid_until": entry.valid_until if entry else None,
             }
         )
+
+
+class AttachmentListApi(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser]
+
+    def get(self, request: Request, pk: int) -> Response:
+        application = _application(request, pk)
+        return Response(AttachmentOutputSerializer(application.attachments.all(), many=True).data)
+
+    def post(self, request: Request, pk: int) -> Response:
+        application = _application(request, pk)
+        serializer = AttachmentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        attachment = services.application_attachment_add(
+            actor=authenticated_user(request),
+            application=application,
+            uploaded=serializer.validated_data["file"],
+        )
+        return Response(AttachmentOutputSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+
+class AttachmentDetailApi(APIView):
+    """Download (members of the organization and staff only) or remove a document."""
+
+    permission_classes = [IsAuthenticated]
+
+    def _attachment(self, request: Request, pk: int, attachment_id: int) -> ApplicationAttachment:
+        return get_object_or_404(_application(request, pk).attachments.all(), pk=attachment_id)
+
+    def get(self, request: Request, pk: int, attachment_id: int) -> FileResponse:
+        attachment = self._attachment(request, pk, attachment_id)
+        response = FileResponse(
+            attachment.file.open("rb"),
+            as_attachment=True,
+            filename=attachment.original_name,
+            content_type=attachment.content_type,
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    def delete(self, request: Request, pk: int, attachment_id: int) -> Response:
+        attachment = self._attachment(request, pk, attachment_id)
+        services.application_attachment_remove(actor=authenticated_user(request), attachment=attachment)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,7 +8,14 @@ from rest_framework import serializers
 from accounts.models import OfficialAccount
 
 from .constants import UserService
-from .models import Evaluation, ReasonCode, ReviewEvent, WhitelistApplication, WhitelistEntry
+from .models import (
+    ApplicationAttachment,
+    Evaluation,
+    ReasonCode,
+    ReviewEvent,
+    WhitelistApplication,
+    WhitelistEntry,
+)
 
 
 class ProductSerializer(serializers.Serializer):
@@ -140,3 +147,18 @@ class EntryOutputSerializer(serializers.ModelSerializer):
 
 class EntryUpdateSerializer(serializers.Serializer):
     share_limit_per_hour = serializers.IntegerField(min_value=1, max_value=10_000)
+
+
+class AttachmentOutputSerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApplicationAttachment
+        fields = ["id", "original_name", "content_type", "size", "created_at", "download_url"]
+
+    def get_download_url(self, attachment: ApplicationAttachment) -> str:
+        return f"/api/v1/applications/{attachment.application_id}/attachments/{attachment.pk}/"
+
+
+class AttachmentInputSerializer(serializers.Serializer):
+    file = serializers.FileField(max_length=200, allow_empty_file=False)

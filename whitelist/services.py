@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -18,7 +19,9 @@ from .constants import Criterion, UserService
 from .criteria import Facts, Rules, evaluate
 from .models import (
     OPEN_APPLICATION_STATES,
+    ApplicationAttachment,
     ApplicationState,
+    AttachmentContentType,
     CriteriaPolicy,
     EntryState,
     Evaluation,
@@ -27,6 +30,7 @@ from .models import (
     WhitelistApplication,
     WhitelistEntry,
     WhitelistEntryEvent,
+    attachment_path,
 )
 from .selectors import policy_active
 
@@ -162,8 +166,7 @@ def facts_of(application: WhitelistApplication, *, now: datetime | None = None) 
         self_developed_products=list(application.self_developed_products or []),
         services=list(application.services or []),
         support_channels=list(application.support_channels or []),
-        # Attachments come with the upload feature; until then no evidence needs a reviewer's eyes.
-        attachment_count=0,
+        attachment_count=application.attachments.count(),
         last_revoked_at=entry.revoked_at if entry else None,
         now=now or timezone.now(),
     )
@@ -613,3 +616,75 @@ def policy_activate(*, actor: User, policy: CriteriaPolicy) -> CriteriaPolicy:
     policy.activated_at = policy.activated_at or timezone.now()
     policy.save(update_fields=["is_active", "activated_at"])
     return policy
+
+
+# Attachments
+
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+ATTACHMENTS_PER_APPLICATION = 10
+_SIGNATURES = (
+    (b"%PDF-", AttachmentContentType.PDF),
+    (b"\x89PNG\r\n\x1a\n", AttachmentContentType.PNG),
+    (b"\xff\xd8\xff", AttachmentContentType.JPEG),
+)
+
+
+def sniff_content_type(head: bytes) -> str | None:
+    """The type a file's first bytes say it is, whatever its name or declared type claims."""
+    for signature, content_type in _SIGNATURES:
+        if head.startswith(signature):
+            return content_type
+    return None
+
+
+@transaction.atomic
+def application_attachment_add(
+    *, actor: User, application: WhitelistApplication, uploaded: UploadedFile
+) -> ApplicationAttachment:
+    """Attach a PDF, PNG or JPEG of at most 10 MB to a draft or an application under change request."""
+    ensure_applicant(user=actor, application_or_account=application)
+    application = _locked(application)
+    if application.state not in EDITABLE_STATES:
+        raise _illegal(application, _("add documents to"))
+    if uploaded.size is None or uploaded.size == 0:
+        raise ValidationError({"file": [_("The file is empty.")]})
+    if uploaded.size > ATTACHMENT_MAX_BYTES:
+        raise ValidationError({"file": [_("The file is larger than 10 MB.")]})
+    if application.attachments.count() >= ATTACHMENTS_PER_APPLICATION:
+        raise ValidationError(
+            {
+                "file": [
+                    _("At most %(count)d documents per application.") % {"count": ATTACHMENTS_PER_APPLICATION}
+                ]
+            }
+        )
+    uploaded.seek(0)
+    content_type = sniff_content_type(uploaded.read(16))
+    uploaded.seek(0)
+    if content_type is None:
+        raise ValidationError(
+            {"file": [_("Only PDF, PNG and JPEG files are accepted (checked by content).")]}
+        )
+    attachment = ApplicationAttachment(
+        application=application,
+        original_name=(uploaded.name or "document")[-200:],
+        content_type=content_type,
+        size=uploaded.size,
+        uploaded_by=actor,
+    )
+    attachment.file.save(attachment_path(attachment, uploaded.name or ""), uploaded, save=False)
+    attachment.save()
+    return attachment
+
+
+@transaction.atomic
+def application_attachment_remove(*, actor: User, attachment: ApplicationAttachment) -> None:
+    application = attachment.application
+    ensure_applicant(user=actor, application_or_account=application)
+    application = _locked(application)
+    if application.state not in EDITABLE_STATES:
+        raise _illegal(application, _("remove documents from"))
+    stored_name = attachment.file.name
+    storage = attachment.file.storage
+    attachment.delete()
+    transaction.on_commit(lambda: storage.delete(stored_name))
