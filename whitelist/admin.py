@@ -26,6 +26,8 @@ from .models import (
     ApplicationState,
     CriteriaPolicy,
     Evaluation,
+    PolicyPreview,
+    PreviewStatus,
     ReasonCode,
     ReviewEvent,
     WhitelistApplication,
@@ -392,10 +394,21 @@ class CriteriaPolicyAdmin(admin.ModelAdmin):
         "default_share_limit_per_hour",
         "activated_at",
     ]
-    actions = ["activate"]
+    actions = ["activate", "preview"]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.action(
+        description=_("Preview the impact of activating the selected version"), permissions=["view"]
+    )
+    def preview(self, request: HttpRequest, queryset: QuerySet[CriteriaPolicy]) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, _("Select exactly one version to preview."), messages.ERROR)
+            return None
+        preview = services.policy_preview_request(actor=authenticated_user(request), policy=queryset.get())
+        self.message_user(request, _("The preview is being computed; this page shows its progress."))
+        return HttpResponseRedirect(reverse("admin:whitelist_policypreview_change", args=[preview.pk]))
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A version that was ever active explains past evaluations, so it is never edited.
@@ -557,3 +570,89 @@ class ReviewEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(PolicyPreview)
+class PolicyPreviewAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "policy",
+        "compared_with",
+        "status",
+        "progress",
+        "became_ineligible",
+        "became_eligible",
+        "created_at",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["policy", "compared_with"]
+    fields = [
+        "policy",
+        "compared_with",
+        "requested_by",
+        "status",
+        "progress",
+        "became_ineligible",
+        "became_eligible",
+        "changes_display",
+        "error",
+        "created_at",
+        "finished_at",
+    ]
+    readonly_fields = [
+        "policy",
+        "compared_with",
+        "requested_by",
+        "status",
+        "progress",
+        "became_ineligible",
+        "became_eligible",
+        "changes_display",
+        "error",
+        "created_at",
+        "finished_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: PolicyPreview) -> str:
+        if not obj.total:
+            return "—" if obj.status != PreviewStatus.DONE else "0 / 0"
+        return f"{obj.checked:,} / {obj.total:,} ({100 * obj.checked // obj.total}%)"
+
+    @admin.display(description=_("what would change"))
+    def changes_display(self, obj: PolicyPreview) -> str:
+        if obj.status != PreviewStatus.DONE:
+            return str(_("Not finished yet; reload this page."))
+        if not obj.changes:
+            return str(_("Nothing would change: every entry and open application keeps its eligibility."))
+        shown = len(obj.changes)
+        total = obj.became_eligible + obj.became_ineligible
+        note = (
+            ""
+            if shown == total
+            else str(_(" (first %(shown)d of %(total)d)") % {"shown": shown, "total": total})
+        )
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>#{}</td><td>{} ({})</td><td>{}</td><td>{}</td></tr>",
+            (
+                (c["kind"], c["id"], c["account"], c["platform_uid"], c["before"], c["after"])
+                for c in obj.changes
+            ),
+        )
+        return format_html(
+            "<p>{}{}</p><table><tr><th>{}</th><th>id</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            _("Entries and applications whose eligibility flips"),
+            note,
+            _("kind"),
+            _("account"),
+            _("now"),
+            _("with this version"),
+            rows,
+        )

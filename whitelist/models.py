@@ -323,3 +323,39 @@ class WhitelistEntryEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.from_state}→{self.to_state}"
+
+
+class PreviewStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class PolicyPreview(models.Model):
+    """What activating a policy version would change: entries and open applications that flip."""
+
+    policy = models.ForeignKey(CriteriaPolicy, on_delete=models.CASCADE, related_name="previews")
+    compared_with = models.ForeignKey(CriteriaPolicy, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        _("status"), max_length=10, choices=PreviewStatus.choices, default=PreviewStatus.PENDING
+    )
+    total = models.PositiveIntegerField(_("to check"), default=0)
+    checked = models.PositiveIntegerField(_("checked"), default=0)
+    became_ineligible = models.PositiveIntegerField(_("would lose eligibility"), default=0)
+    became_eligible = models.PositiveIntegerField(_("would gain eligibility"), default=0)
+    # At most PREVIEW_LIST_LIMIT rows: {"kind", "id", "account", "before", "after"}.
+    changes = models.JSONField(_("changes"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("policy preview")
+        verbose_name_plural = _("policy previews")
+        ordering = ["-id"]
+        constraints = [_choices_constraint("status", PreviewStatus, "whitelist_preview_status_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.policy} vs {self.compared_with} ({self.status})"

@@ -1,13 +1,13 @@
 """Every write of the whitelist: applications and their transitions, evaluations, entries, policies."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,7 +15,7 @@ from accounts.models import Membership, MembershipRole, OfficialAccount, User
 from accounts.permissions import ensure_staff
 from portal.errors import Conflict, Forbidden
 
-from .constants import Criterion, UserService
+from .constants import Criterion, Recommendation, UserService
 from .criteria import Facts, Rules, evaluate
 from .models import (
     OPEN_APPLICATION_STATES,
@@ -25,6 +25,8 @@ from .models import (
     CriteriaPolicy,
     EntryState,
     Evaluation,
+    PolicyPreview,
+    PreviewStatus,
     ReasonCode,
     ReviewEvent,
     WhitelistApplication,
@@ -153,9 +155,20 @@ def rules_of(policy: CriteriaPolicy) -> Rules:
     )
 
 
-def facts_of(application: WhitelistApplication, *, now: datetime | None = None) -> Facts:
+def facts_of(
+    application: WhitelistApplication,
+    *,
+    now: datetime | None = None,
+    attachment_count: int | None = None,
+    last_revoked_at: datetime | Literal[False] | None = False,
+) -> Facts:
+    """The facts of an application; a caller that loaded counts in bulk passes them in."""
     account = application.account
-    entry = WhitelistEntry.objects.filter(account=account).only("revoked_at").first()
+    if last_revoked_at is False:
+        entry = WhitelistEntry.objects.filter(account=account).only("revoked_at").first()
+        last_revoked_at = entry.revoked_at if entry else None
+    if attachment_count is None:
+        attachment_count = application.attachments.count()
     return Facts(
         account_verified=account.is_verified,
         vertical_code=account.vertical.code,
@@ -166,8 +179,8 @@ def facts_of(application: WhitelistApplication, *, now: datetime | None = None) 
         self_developed_products=list(application.self_developed_products or []),
         services=list(application.services or []),
         support_channels=list(application.support_channels or []),
-        attachment_count=application.attachments.count(),
-        last_revoked_at=entry.revoked_at if entry else None,
+        attachment_count=attachment_count,
+        last_revoked_at=last_revoked_at,
         now=now or timezone.now(),
     )
 
@@ -688,3 +701,113 @@ def application_attachment_remove(*, actor: User, attachment: ApplicationAttachm
     storage = attachment.file.storage
     attachment.delete()
     transaction.on_commit(lambda: storage.delete(stored_name))
+
+
+# Policy preview
+
+PREVIEW_LIST_LIMIT = 500
+PREVIEW_BATCH_SIZE = 500
+
+
+def _passes(recommendation: str) -> bool:
+    """An application "passes" a policy when no required criterion fails (eligible or needs review)."""
+    return recommendation != Recommendation.INELIGIBLE
+
+
+@transaction.atomic
+def policy_preview_request(*, actor: User, policy: CriteriaPolicy) -> PolicyPreview:
+    """Ask for the impact of activating a policy version; a Celery task computes it after commit."""
+    from .tasks import run_policy_preview
+
+    ensure_staff(user=actor)
+    active = policy_active()
+    preview = PolicyPreview.objects.create(policy=policy, compared_with=active, requested_by=actor)
+    transaction.on_commit(lambda: run_policy_preview.delay(preview_id=preview.pk), robust=True)
+    return preview
+
+
+def _preview_batches(queryset: QuerySet[Any], *, batch_size: int) -> Iterator[list[Any]]:
+    last_pk = 0
+    while True:
+        batch = list(queryset.filter(pk__gt=last_pk).order_by("pk")[:batch_size])
+        if not batch:
+            return
+        yield batch
+        last_pk = batch[-1].pk
+
+
+def policy_preview_run(*, preview: PolicyPreview, batch_size: int = PREVIEW_BATCH_SIZE) -> PolicyPreview:
+    """Evaluate every active entry's grant and every open application under both policies, in batches."""
+    PolicyPreview.objects.filter(pk=preview.pk).update(status=PreviewStatus.RUNNING)
+    current = rules_of(preview.compared_with)
+    candidate = rules_of(preview.policy)
+    now = timezone.now()
+    entries = WhitelistEntry.objects.filter(state=EntryState.ACTIVE).select_related(
+        "application__account__vertical"
+    )
+    applications = WhitelistApplication.objects.filter(state__in=OPEN_APPLICATION_STATES).select_related(
+        "account__vertical"
+    )
+    total = entries.count() + applications.count()
+    checked = lost = gained = 0
+    changes: list[dict[str, Any]] = []
+    PolicyPreview.objects.filter(pk=preview.pk).update(total=total)
+    try:
+        for kind, queryset in (("entry", entries), ("application", applications)):
+            for batch in _preview_batches(queryset, batch_size=batch_size):
+                granting = [row.application if kind == "entry" else row for row in batch]
+                attachment_counts = dict(
+                    ApplicationAttachment.objects.filter(application__in=granting)
+                    .values("application_id")
+                    .annotate(count=Count("id"))
+                    .values_list("application_id", "count")
+                )
+                revoked = dict(
+                    WhitelistEntry.objects.filter(
+                        account_id__in=[a.account_id for a in granting]
+                    ).values_list("account_id", "revoked_at")
+                )
+                for row, application in zip(batch, granting, strict=True):
+                    facts = facts_of(
+                        application,
+                        now=now,
+                        attachment_count=attachment_counts.get(application.pk, 0),
+                        last_revoked_at=revoked.get(application.account_id),
+                    )
+                    before = evaluate(facts, current)[1]
+                    after = evaluate(facts, candidate)[1]
+                    if _passes(before) != _passes(after):
+                        if _passes(before):
+                            lost += 1
+                        else:
+                            gained += 1
+                        if len(changes) < PREVIEW_LIST_LIMIT:
+                            changes.append(
+                                {
+                                    "kind": kind,
+                                    "id": row.pk,
+                                    "account": application.account.screen_name,
+                                    "platform_uid": application.account.platform_uid,
+                                    "before": before,
+                                    "after": after,
+                                }
+                            )
+                checked += len(batch)
+                PolicyPreview.objects.filter(pk=preview.pk).update(
+                    checked=checked, became_ineligible=lost, became_eligible=gained
+                )
+    except Exception as exc:
+        PolicyPreview.objects.filter(pk=preview.pk).update(
+            status=PreviewStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
+        raise
+    PolicyPreview.objects.filter(pk=preview.pk).update(
+        status=PreviewStatus.DONE,
+        checked=checked,
+        became_ineligible=lost,
+        became_eligible=gained,
+        changes=changes,
+        finished_at=timezone.now(),
+    )
+    preview.refresh_from_db()
+    return preview

@@ -61,3 +61,14 @@ def expire_whitelist_entries() -> int:
     expired = whitelist_entries_expire()
     logger.info("Expired %d whitelist entries", expired)
     return expired
+
+
+@shared_task
+def run_policy_preview(*, preview_id: int) -> int:
+    """Compute a policy preview; returns how many entries and applications would flip."""
+    from .models import PolicyPreview
+    from .services import policy_preview_run
+
+    preview = PolicyPreview.objects.select_related("policy", "compared_with").get(pk=preview_id)
+    preview = policy_preview_run(preview=preview)
+    return preview.became_eligible + preview.became_ineligible
