@@ -31,7 +31,9 @@ class ApplicationFilterForm(forms.Form):
 
 class AccountChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return f"{obj.screen_name} ({obj.get_platform_display()} {obj.platform_uid}) · {obj.organization.name}"
+        return (
+            f"{obj.screen_name} ({obj.get_platform_display()} {obj.platform_uid}) · {obj.organization.name}"
+        )
 
 
 class ApplicationForm(forms.Form):

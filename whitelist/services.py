@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
@@ -415,7 +416,7 @@ def _entry_event(
     reason: str = "",
     details: dict[str, Any] | None = None,
 ) -> None:
-    WhitelistEntryEvent.objects.create(
+    event = WhitelistEntryEvent.objects.create(
         entry=entry,
         actor=actor,
         action=action,
@@ -424,6 +425,19 @@ def _entry_event(
         reason=reason,
         details=details or {},
     )
+    _notify_entry_event_after_commit([event])
+
+
+# Entry events the organization is emailed about; grants are told by the approval's email.
+NOTIFIED_ENTRY_ACTIONS = ("suspend", "reinstate", "revoke", "expire", "expiry_warning")
+
+
+def _notify_entry_event_after_commit(events: list[WhitelistEntryEvent]) -> None:
+    from .tasks import notify_entry_event
+
+    for event in events:
+        if event.action in NOTIFIED_ENTRY_ACTIONS:
+            transaction.on_commit(partial(notify_entry_event.delay, event_id=event.pk), robust=True)
 
 
 def _entry_grant(*, application: WhitelistApplication, actor: User) -> WhitelistEntry:
@@ -573,10 +587,41 @@ def whitelist_entries_expire(*, now: datetime | None = None) -> int:
     WhitelistEntry.objects.filter(pk__in=[pk for pk, _ in due]).update(
         state=EntryState.EXPIRED, updated_at=now
     )
-    WhitelistEntryEvent.objects.bulk_create(
+    events = WhitelistEntryEvent.objects.bulk_create(
         WhitelistEntryEvent(entry_id=pk, action="expire", from_state=state, to_state=EntryState.EXPIRED)
         for pk, state in due
     )
+    _notify_entry_event_after_commit(events)
+    return len(due)
+
+
+EXPIRY_WARNING_DAYS = 30
+
+
+@transaction.atomic
+def whitelist_entries_warn_expiring(*, now: datetime | None = None) -> int:
+    """Warn organizations once, 30 days before their entry expires; running it again warns nobody twice."""
+    now = now or timezone.now()
+    due = list(
+        WhitelistEntry.objects.select_for_update(skip_locked=True)
+        .filter(
+            state=EntryState.ACTIVE,
+            expiry_warning_sent_at__isnull=True,
+            valid_until__gt=now,
+            valid_until__lte=now + timedelta(days=EXPIRY_WARNING_DAYS),
+        )
+        .values_list("pk", flat=True)
+    )
+    if not due:
+        return 0
+    WhitelistEntry.objects.filter(pk__in=due).update(expiry_warning_sent_at=now)
+    events = WhitelistEntryEvent.objects.bulk_create(
+        WhitelistEntryEvent(
+            entry_id=pk, action="expiry_warning", from_state=EntryState.ACTIVE, to_state=EntryState.ACTIVE
+        )
+        for pk in due
+    )
+    _notify_entry_event_after_commit(events)
     return len(due)
 
 

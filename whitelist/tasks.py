@@ -9,8 +9,8 @@ from django.template.loader import render_to_string
 
 from accounts.models import MembershipRole, User
 
-from .models import ReviewEvent
-from .services import whitelist_entries_expire
+from .models import ReviewEvent, WhitelistEntryEvent
+from .services import whitelist_entries_expire, whitelist_entries_warn_expiring
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +57,35 @@ def notify_application_event(self, *, event_id: int) -> int:  # type: ignore[no-
 
 @shared_task
 def expire_whitelist_entries() -> int:
-    """Daily: expire entries past their validity; idempotent."""
+    """Daily: expire entries past their validity and warn those that expire within 30 days; idempotent."""
     expired = whitelist_entries_expire()
-    logger.info("Expired %d whitelist entries", expired)
+    warned = whitelist_entries_warn_expiring()
+    logger.info("Expired %d whitelist entries, warned %d about expiry", expired, warned)
     return expired
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60)
+def notify_entry_event(self, *, event_id: int) -> int:  # type: ignore[no-untyped-def]
+    """Email the organization's owners and admins about a change to its whitelist entry."""
+    event = WhitelistEntryEvent.objects.select_related("entry__account").filter(pk=event_id).first()
+    if event is None:
+        return 0
+    account = event.entry.account
+    recipients = _organization_managers(account.organization_id)
+    if not recipients:
+        return 0
+    context = {"event": event, "entry": event.entry, "account": account}
+    try:
+        send_mail(
+            subject=render_to_string("emails/entry_event_subject.txt", context).strip(),
+            message=render_to_string("emails/entry_event.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=recipients,
+        )
+    except Exception as exc:
+        logger.warning("Email for entry event %s failed: %s", event_id, exc)
+        raise self.retry(exc=exc) from exc
+    return len(recipients)
 
 
 @shared_task

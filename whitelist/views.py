@@ -1,0 +1,444 @@
+"""Merchant web pages of the whitelist: applications, their eligibility check, timeline and transitions."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.forms import form_add_service_errors
+from accounts.models import MembershipRole, OfficialAccount, Organization, User
+from accounts.selectors import organization_list_managed_by
+from portal.auth import authenticated_user
+from portal.errors import ApplicationError, Forbidden
+
+from . import services
+from .constants import Criterion, Outcome, Recommendation, UserService
+from .forms import ApplicationFilterForm, ApplicationForm
+from .models import (
+    OPEN_APPLICATION_STATES,
+    ApplicationState,
+    CriteriaPolicy,
+    Evaluation,
+    ReviewEvent,
+    WhitelistApplication,
+    WhitelistEntry,
+)
+from .selectors import (
+    application_events_visible_to,
+    application_list_visible_to,
+    policy_active,
+    whitelist_entry_list_visible_to,
+)
+
+APPLICATIONS_PER_PAGE = 25
+WITHDRAWABLE_STATES = (ApplicationState.SUBMITTED, ApplicationState.CHANGES_REQUESTED)
+
+EVENT_TITLES = {
+    ApplicationState.DRAFT: gettext_lazy("Draft started"),
+    ApplicationState.SUBMITTED: gettext_lazy("Submitted for review"),
+    ApplicationState.CHANGES_REQUESTED: gettext_lazy("Changes requested"),
+    ApplicationState.APPROVED: gettext_lazy("Approved"),
+    ApplicationState.REJECTED: gettext_lazy("Rejected"),
+    ApplicationState.WITHDRAWN: gettext_lazy("Withdrawn"),
+}
+
+
+@dataclass(frozen=True)
+class CriterionRow:
+    name: str
+    outcome: str
+    outcome_label: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    title: str
+    to_state: str
+    actor: str
+    created_at: datetime
+    reason_title: str
+    message: str
+
+
+# Reads and checks shared by the pages
+
+
+def _application(request: HttpRequest, pk: int) -> WhitelistApplication:
+    """The application if the user may see it; another organization's is a 404, as if it did not exist."""
+    return get_object_or_404(application_list_visible_to(user=authenticated_user(request)), pk=pk)
+
+
+def _is_applicant(user: User, application: WhitelistApplication) -> bool:
+    try:
+        services.ensure_applicant(user=user, application_or_account=application)
+    except Forbidden:
+        return False
+    return True
+
+
+def _ensure_applicant_page(user: User, application: WhitelistApplication) -> None:
+    """Pages only an applicant may open show the service's refusal on the 403 page."""
+    try:
+        services.ensure_applicant(user=user, application_or_account=application)
+    except Forbidden as error:
+        raise PermissionDenied(error.message) from error
+
+
+def _applicant_organizations(user: User) -> QuerySet[Organization]:
+    organizations = organization_list_managed_by(user=user)
+    if user.is_staff:
+        # Staff review applications; they apply only for an organization they own or administer.
+        organizations = organizations.filter(
+            memberships__user=user, memberships__role__in=[MembershipRole.OWNER, MembershipRole.ADMIN]
+        )
+    return organizations
+
+
+def _accounts_open_for_application(organizations: QuerySet[Organization]) -> QuerySet[OfficialAccount]:
+    return (
+        OfficialAccount.objects.filter(organization__in=organizations)
+        .exclude(applications__state__in=OPEN_APPLICATION_STATES)
+        .select_related("organization")
+        .order_by("screen_name", "id")
+    )
+
+
+def _active_policy() -> CriteriaPolicy | None:
+    try:
+        return policy_active()
+    except CriteriaPolicy.DoesNotExist:
+        return None
+
+
+def _latest_evaluation(application: WhitelistApplication) -> Evaluation | None:
+    return application.evaluations.select_related("policy").order_by("-id").first()
+
+
+def _criteria_rows(evaluation: Evaluation | None) -> list[CriterionRow]:
+    if evaluation is None:
+        return []
+    rows = []
+    for result in evaluation.results:
+        criterion, outcome = result.get("criterion", ""), result.get("outcome", "")
+        rows.append(
+            CriterionRow(
+                name=str(Criterion(criterion).label) if criterion in Criterion.values else criterion,
+                outcome=outcome,
+                outcome_label=str(Outcome(outcome).label) if outcome in Outcome.values else outcome,
+                reason=result.get("reason", ""),
+            )
+        )
+    return rows
+
+
+def _actor_name(event: ReviewEvent, *, viewer: User) -> str:
+    if event.actor is None:
+        return _("The portal")
+    # Applicants see that platform staff acted, not which reviewer.
+    if event.actor.is_staff and not viewer.is_staff:
+        return _("Platform staff")
+    return event.actor.get_username()
+
+
+def _timeline_row(event: ReviewEvent, *, viewer: User) -> TimelineRow:
+    if event.is_note:
+        title = _("Note")
+    elif event.to_state == ApplicationState.SUBMITTED and event.from_state == ApplicationState.CHANGES_REQUESTED:
+        title = _("Resubmitted for review")
+    else:
+        title = str(EVENT_TITLES.get(event.to_state, event.to_state))  # type: ignore[call-overload]
+    return TimelineRow(
+        title=title,
+        to_state=event.to_state,
+        actor=_actor_name(event, viewer=viewer),
+        created_at=event.created_at,
+        reason_title=event.reason_code.title if event.reason_code else "",
+        message=event.message,
+    )
+
+
+def _latest_change_request(events: Sequence[ReviewEvent]) -> ReviewEvent | None:
+    for event in reversed(events):
+        if event.to_state == ApplicationState.CHANGES_REQUESTED:
+            return event
+    return None
+
+
+def _state_label(state: str) -> str:
+    return str(ApplicationState(state).label) if state in ApplicationState.values else state
+
+
+# Pages
+
+
+@login_required
+@require_GET
+def application_list(request: HttpRequest) -> HttpResponse:
+    user = authenticated_user(request)
+    filter_form = ApplicationFilterForm(request.GET)
+    state = filter_form.chosen_state()
+    applications = application_list_visible_to(user=user, state=state).prefetch_related(
+        Prefetch(
+            "evaluations",
+            queryset=Evaluation.objects.only("id", "application_id", "recommendation").order_by("-id")[:1],
+            to_attr="latest_evaluations",
+        )
+    )
+    page = Paginator(applications, APPLICATIONS_PER_PAGE).get_page(request.GET.get("page"))
+    has_any_application = bool(page.object_list) or (
+        bool(state) and application_list_visible_to(user=user).exists()
+    )
+    context = {
+        "filter_form": filter_form,
+        "is_filtered": bool(state),
+        "has_any_application": has_any_application,
+        "page_obj": page,
+        "can_apply": _applicant_organizations(user).exists(),
+        "policy": None if has_any_application else _active_policy(),
+    }
+    return render(request, "whitelist/application_list.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def application_create(request: HttpRequest) -> HttpResponse:
+    user = authenticated_user(request)
+    organizations = _applicant_organizations(user)
+    if not organizations.exists():
+        raise PermissionDenied(
+            _("Only the owners and admins of an organization can apply for the whitelist for its accounts.")
+        )
+    accounts = _accounts_open_for_application(organizations)
+    initial = {}
+    requested = request.GET.get("account", "")
+    if requested.isdigit():
+        open_application = (
+            application_list_visible_to(user=user)
+            .filter(account_id=int(requested), state__in=OPEN_APPLICATION_STATES)
+            .first()
+        )
+        if open_application is not None:
+            messages.info(
+                request,
+                _("%(account)s already has an open application; continue with it.")
+                % {"account": open_application.account.screen_name},
+            )
+            return redirect("whitelist:application-detail", pk=open_application.pk)
+        if accounts.filter(pk=int(requested)).exists():
+            initial["account"] = int(requested)
+
+    form = ApplicationForm(request.POST if request.method == "POST" else None, accounts=accounts, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            application = services.application_create(
+                actor=user, account=form.chosen_account(), data=form.evidence()
+            )
+        except ValidationError as error:
+            form_add_service_errors(form, error)
+        except ApplicationError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(
+                request,
+                _("Draft saved. Check your eligibility below, then submit the application when it is ready."),
+            )
+            return redirect("whitelist:application-detail", pk=application.pk)
+    context = {
+        "form": form,
+        "application": None,
+        "has_accounts": accounts.exists(),
+        "policy": _active_policy(),
+    }
+    return render(request, "whitelist/application_form.html", context)
+
+
+@login_required
+@require_GET
+def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = authenticated_user(request)
+    application = _application(request, pk)
+    evaluation = _latest_evaluation(application)
+    events = list(application_events_visible_to(user=user, application=application))
+    state = application.state
+    can_act = _is_applicant(user, application)
+    entry: WhitelistEntry | None = None
+    if state == ApplicationState.APPROVED:
+        entry = (
+            whitelist_entry_list_visible_to(user=user, account_id=application.account_id)
+            .filter(application=application)
+            .first()
+        )
+    context = {
+        "application": application,
+        "services": [UserService(value).label for value in application.services if value in UserService.values],
+        "attachments": list(application.attachments.all()),
+        "evaluation": evaluation,
+        "criteria": _criteria_rows(evaluation),
+        # The check ran before the last change of the application, so it may no longer hold.
+        "evaluation_is_stale": bool(
+            evaluation and application.is_open and evaluation.created_at < application.updated_at
+        ),
+        "timeline": [_timeline_row(event, viewer=user) for event in events],
+        "change_request": (
+            _latest_change_request(events) if state == ApplicationState.CHANGES_REQUESTED else None
+        ),
+        "entry": entry,
+        "can_act": can_act,
+        "can_edit": can_act and state in services.EDITABLE_STATES,
+        "can_evaluate": can_act and state in services.EDITABLE_STATES,
+        "can_submit": can_act and state == ApplicationState.DRAFT,
+        "can_resubmit": can_act and state == ApplicationState.CHANGES_REQUESTED,
+        "can_withdraw": can_act and state in WITHDRAWABLE_STATES,
+    }
+    return render(request, "whitelist/application_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = authenticated_user(request)
+    application = _application(request, pk)
+    _ensure_applicant_page(user, application)
+    if application.state not in services.EDITABLE_STATES:
+        messages.error(
+            request,
+            _("This application is %(state)s, so it can no longer be edited.")
+            % {"state": _state_label(application.state).lower()},
+        )
+        return redirect("whitelist:application-detail", pk=application.pk)
+
+    form = ApplicationForm(request.POST if request.method == "POST" else None, application=application)
+    if request.method == "POST" and form.is_valid():
+        if not form.has_changed():
+            messages.info(request, _("Nothing changed."))
+            return redirect("whitelist:application-detail", pk=application.pk)
+        try:
+            services.application_update(actor=user, application=application, data=form.evidence())
+        except ValidationError as error:
+            form_add_service_errors(form, error)
+        except ApplicationError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Your changes were saved."))
+            return redirect("whitelist:application-detail", pk=application.pk)
+    change_request = None
+    if application.state == ApplicationState.CHANGES_REQUESTED:
+        change_request = (
+            application_events_visible_to(user=user, application=application)
+            .filter(to_state=ApplicationState.CHANGES_REQUESTED)
+            .last()
+        )
+    context = {"form": form, "application": application, "change_request": change_request}
+    return render(request, "whitelist/application_form.html", context)
+
+
+# Transitions
+
+
+def _transition(
+    request: HttpRequest,
+    pk: int,
+    *,
+    service: Callable[..., WhitelistApplication],
+    success_message: str,
+) -> HttpResponse:
+    """Run a transition service; a refusal (wrong state, not allowed) comes back as an error message."""
+    application = _application(request, pk)
+    try:
+        service(actor=authenticated_user(request), application=application)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, success_message)
+    return redirect("whitelist:application-detail", pk=application.pk)
+
+
+@login_required
+@require_POST
+def application_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _transition(
+        request,
+        pk,
+        service=services.application_submit,
+        success_message=_(
+            "Your application was submitted. Platform staff will review it; "
+            "the owners and admins of your organization are emailed at each step."
+        ),
+    )
+
+
+@login_required
+@require_POST
+def application_resubmit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _transition(
+        request,
+        pk,
+        service=services.application_resubmit,
+        success_message=_("Your application was sent back to platform staff for review."),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation; only the POST withdraws."""
+    if request.method == "POST":
+        return _transition(
+            request,
+            pk,
+            service=services.application_withdraw,
+            success_message=_("Your application was withdrawn."),
+        )
+    user = authenticated_user(request)
+    application = _application(request, pk)
+    _ensure_applicant_page(user, application)
+    if application.state not in WITHDRAWABLE_STATES:
+        messages.error(
+            request,
+            _("This application is %(state)s, so it cannot be withdrawn.")
+            % {"state": _state_label(application.state).lower()},
+        )
+        return redirect("whitelist:application-detail", pk=application.pk)
+    return render(request, "whitelist/application_withdraw.html", {"application": application})
+
+
+@login_required
+@require_POST
+def application_evaluate(request: HttpRequest, pk: int) -> HttpResponse:
+    """The eligibility check an applicant runs before submitting; it keeps the result, as the API does."""
+    user = authenticated_user(request)
+    application = _application(request, pk)
+    detail_url = reverse("whitelist:application-detail", args=[application.pk])
+    try:
+        services.ensure_applicant(user=user, application_or_account=application)
+    except Forbidden as error:
+        messages.error(request, error.message)
+        return redirect(detail_url)
+    if application.state not in services.EDITABLE_STATES:
+        messages.error(
+            request,
+            _("This application is %(state)s; eligibility is checked while it can still be edited.")
+            % {"state": _state_label(application.state).lower()},
+        )
+        return redirect(detail_url)
+    evaluation = services.application_evaluate(application=application)
+    messages.success(
+        request,
+        _("Eligibility checked: %(recommendation)s. The result of each criterion is below.")
+        % {"recommendation": Recommendation(evaluation.recommendation).label},
+    )
+    return redirect(f"{detail_url}#eligibility")
