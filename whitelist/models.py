@@ -259,6 +259,10 @@ class ReviewEvent(models.Model):
     def is_note(self) -> bool:
         return not self.to_state
 
+    @property
+    def to_state_label(self) -> str:
+        return str(ApplicationState(self.to_state).label) if self.to_state else ""
+
 
 class EntryState(models.TextChoices):
     ACTIVE = "active", _("Active")

@@ -26,6 +26,7 @@ from accounts.services import (
     user_register,
 )
 from accounts.validators import credit_code_check_character
+from whitelist.services import application_approve, application_create, application_submit
 
 # Public on purpose: the command prints them for the quick start. Never use them on a reachable site.
 STAFF_USERNAME = "staff"
@@ -147,6 +148,24 @@ DEMO_MERCHANTS = (
 )
 
 
+DEMO_EVIDENCE = {
+    "has_in_house_team": True,
+    "dev_team_size": 12,
+    "self_developed_products": [{"name": "Service app", "url": "https://apps.demo.example/service"}],
+    "services": ["ordering", "payment", "customer_service"],
+    "support_channels": ["Hotline 400-000-0000"],
+    "after_sales_policy": "Refunds within 7 days, handled by our own service team.",
+    "description": "Our in-house team builds and runs the mini program.",
+}
+# (account uid, applicant, how far the demo application goes)
+DEMO_APPLICATIONS = (
+    ("2803301701", "gov_demo", "approved"),
+    ("5501150801", "shop_demo", "approved"),
+    ("5501150802", "shop_demo", "submitted"),
+    ("2803301702", "gov_demo", "draft"),
+)
+
+
 class Command(BaseCommand):
     help = (
         "Create a demo staff user, two demo merchants and their official accounts. "
@@ -160,6 +179,7 @@ class Command(BaseCommand):
                 staff = self._staff(created)
                 for merchant in DEMO_MERCHANTS:
                     self._merchant(merchant, staff=staff, created=created)
+                self._whitelist(staff=staff, created=created)
         except ValidationError as exc:
             raise CommandError(f"The demo data is not valid: {exc}") from exc
 
@@ -237,6 +257,22 @@ class Command(BaseCommand):
                 f"official account {demo.screen_name!r} (weibo:{demo.platform_uid}, {demo.vertical}, "
                 f"{demo.followers_count:,} followers, {demo.verification})"
             )
+
+    def _whitelist(self, *, staff: User, created: list[str]) -> None:
+        """Applications in each state a newcomer should see: approved, waiting for review, draft."""
+        for uid, username, outcome in DEMO_APPLICATIONS:
+            account = OfficialAccount.objects.get(platform=Platform.WEIBO, platform_uid=uid)
+            if account.applications.exists():
+                continue
+            applicant = User.objects.get(username=username)
+            application = application_create(actor=applicant, account=account, data=DEMO_EVIDENCE)
+            if outcome != "draft":
+                application = application_submit(actor=applicant, application=application)
+            if outcome == "approved":
+                application = application_approve(
+                    actor=staff, application=application, message="Welcome to the programme."
+                )
+            created.append(f"whitelist application for {account.screen_name!r} ({application.state})")
 
     @staticmethod
     def _vertical(code: str) -> Vertical:
