@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("whitelist.api_urls")),
     path("", include("accounts.auth_urls")),
+    path("", include("whitelist.urls")),
     path("", include("accounts.urls")),
 ]
