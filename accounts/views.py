@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from portal.auth import authenticated_user
 from portal.errors import ApplicationError
+from whitelist.models import WhitelistApplication
 
 from .forms import AccountFilterForm, OfficialAccountForm, SignupForm, form_add_service_errors
 from .models import VerificationStatus
@@ -64,7 +66,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     user = authenticated_user(request)
     filter_form = AccountFilterForm(request.GET)
     filters = filter_form.filters()
-    accounts = official_account_list_visible_to(user=user, **filters)
+    # The whitelist column: the entry joined, the latest application prefetched; no query per row.
+    accounts = (
+        official_account_list_visible_to(user=user, **filters)
+        .select_related("whitelist_entry")
+        .prefetch_related(
+            Prefetch(
+                "applications",
+                queryset=WhitelistApplication.objects.only("id", "account", "state").order_by("-id")[:1],
+                to_attr="latest_applications",
+            )
+        )
+    )
     page = Paginator(accounts, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
 
     # One permission check per organization on the page, not per row.

@@ -522,15 +522,17 @@ def whitelist_entry_suspend(*, actor: User, entry: WhitelistEntry, reason: str) 
 
 @transaction.atomic
 def whitelist_entry_reinstate(*, actor: User, entry: WhitelistEntry, reason: str) -> WhitelistEntry:
-    if entry.valid_until <= timezone.now():
+    ensure_staff(user=actor)
+    locked = WhitelistEntry.objects.select_for_update().get(pk=entry.pk)
+    if locked.state == EntryState.SUSPENDED and locked.valid_until <= timezone.now():
         raise Conflict(
             _("The entry's validity ended on %(date)s; the account needs a new application.")
-            % {"date": entry.valid_until.date().isoformat()},
+            % {"date": locked.valid_until.date().isoformat()},
             code="invalid-transition",
         )
     return _entry_move(
         actor=actor,
-        entry=entry,
+        entry=locked,
         allowed_from=(EntryState.SUSPENDED,),
         to=EntryState.ACTIVE,
         action="reinstate",

@@ -12,6 +12,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -23,7 +24,7 @@ from portal.auth import authenticated_user
 from portal.errors import ApplicationError, Forbidden
 
 from . import services
-from .constants import Criterion, Outcome, Recommendation, UserService
+from .constants import GOOD_STANDING_DAYS, Criterion, Outcome, Recommendation, UserService
 from .forms import ApplicationFilterForm, ApplicationForm
 from .models import (
     OPEN_APPLICATION_STATES,
@@ -44,7 +45,7 @@ from .selectors import (
 APPLICATIONS_PER_PAGE = 25
 WITHDRAWABLE_STATES = (ApplicationState.SUBMITTED, ApplicationState.CHANGES_REQUESTED)
 
-EVENT_TITLES = {
+EVENT_TITLES: dict[str, Promise] = {
     ApplicationState.DRAFT: gettext_lazy("Draft started"),
     ApplicationState.SUBMITTED: gettext_lazy("Submitted for review"),
     ApplicationState.CHANGES_REQUESTED: gettext_lazy("Changes requested"),
@@ -115,11 +116,13 @@ def _accounts_open_for_application(organizations: QuerySet[Organization]) -> Que
     )
 
 
-def _active_policy() -> CriteriaPolicy | None:
+def _criteria_context() -> dict[str, object]:
+    """What the summary of the programme's criteria shows: the active policy's thresholds, if any."""
     try:
-        return policy_active()
+        policy: CriteriaPolicy | None = policy_active()
     except CriteriaPolicy.DoesNotExist:
-        return None
+        policy = None
+    return {"policy": policy, "good_standing_days": GOOD_STANDING_DAYS}
 
 
 def _latest_evaluation(application: WhitelistApplication) -> Evaluation | None:
@@ -155,10 +158,13 @@ def _actor_name(event: ReviewEvent, *, viewer: User) -> str:
 def _timeline_row(event: ReviewEvent, *, viewer: User) -> TimelineRow:
     if event.is_note:
         title = _("Note")
-    elif event.to_state == ApplicationState.SUBMITTED and event.from_state == ApplicationState.CHANGES_REQUESTED:
+    elif (
+        event.to_state == ApplicationState.SUBMITTED
+        and event.from_state == ApplicationState.CHANGES_REQUESTED
+    ):
         title = _("Resubmitted for review")
     else:
-        title = str(EVENT_TITLES.get(event.to_state, event.to_state))  # type: ignore[call-overload]
+        title = str(EVENT_TITLES.get(event.to_state, event.to_state))
     return TimelineRow(
         title=title,
         to_state=event.to_state,
@@ -206,7 +212,7 @@ def application_list(request: HttpRequest) -> HttpResponse:
         "has_any_application": has_any_application,
         "page_obj": page,
         "can_apply": _applicant_organizations(user).exists(),
-        "policy": None if has_any_application else _active_policy(),
+        **({} if has_any_application else _criteria_context()),
     }
     return render(request, "whitelist/application_list.html", context)
 
@@ -239,7 +245,9 @@ def application_create(request: HttpRequest) -> HttpResponse:
         if accounts.filter(pk=int(requested)).exists():
             initial["account"] = int(requested)
 
-    form = ApplicationForm(request.POST if request.method == "POST" else None, accounts=accounts, initial=initial)
+    form = ApplicationForm(
+        request.POST if request.method == "POST" else None, accounts=accounts, initial=initial
+    )
     if request.method == "POST" and form.is_valid():
         try:
             application = services.application_create(
@@ -259,7 +267,7 @@ def application_create(request: HttpRequest) -> HttpResponse:
         "form": form,
         "application": None,
         "has_accounts": accounts.exists(),
-        "policy": _active_policy(),
+        **_criteria_context(),
     }
     return render(request, "whitelist/application_form.html", context)
 
@@ -282,13 +290,17 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
         )
     context = {
         "application": application,
-        "services": [UserService(value).label for value in application.services if value in UserService.values],
+        "services": [
+            UserService(value).label for value in application.services if value in UserService.values
+        ],
         "attachments": list(application.attachments.all()),
         "evaluation": evaluation,
         "criteria": _criteria_rows(evaluation),
-        # The check ran before the last change of the application, so it may no longer hold.
+        # While the evidence can change, a check older than the last change may no longer hold.
         "evaluation_is_stale": bool(
-            evaluation and application.is_open and evaluation.created_at < application.updated_at
+            evaluation
+            and state in services.EDITABLE_STATES
+            and evaluation.created_at < application.updated_at
         ),
         "timeline": [_timeline_row(event, viewer=user) for event in events],
         "change_request": (

@@ -2,6 +2,7 @@
 
 import time
 
+import kombu.pools
 import pytest
 from django.core import mail
 
@@ -86,7 +87,11 @@ def unreachable_broker():  # type: ignore[no-untyped-def]
     app.pool.force_close_all()
     yield app
     app.conf.update(saved)
+    # force_close_all leaves the pools closed for the session; drop them so the next use builds new ones.
     app.pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    kombu.pools.reset()
 
 
 @pytest.mark.django_db(transaction=True)

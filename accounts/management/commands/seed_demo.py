@@ -26,6 +26,7 @@ from accounts.services import (
     user_register,
 )
 from accounts.validators import credit_code_check_character
+from whitelist.models import WhitelistApplication
 from whitelist.services import application_approve, application_create, application_submit
 
 # Public on purpose: the command prints them for the quick start. Never use them on a reachable site.
@@ -262,7 +263,7 @@ class Command(BaseCommand):
         """Applications in each state a newcomer should see: approved, waiting for review, draft."""
         for uid, username, outcome in DEMO_APPLICATIONS:
             account = OfficialAccount.objects.get(platform=Platform.WEIBO, platform_uid=uid)
-            if account.applications.exists():
+            if WhitelistApplication.objects.filter(account=account).exists():
                 continue
             applicant = User.objects.get(username=username)
             application = application_create(actor=applicant, account=account, data=DEMO_EVIDENCE)
