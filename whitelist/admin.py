@@ -21,7 +21,7 @@ from portal.auth import authenticated_user
 from portal.errors import ApplicationError
 
 from . import services
-from .constants import Recommendation
+from .constants import Recommendation, UserService
 from .models import (
     ApplicationState,
     CriteriaPolicy,
@@ -96,8 +96,8 @@ class WhitelistApplicationAdmin(admin.ModelAdmin):
         "has_in_house_team",
         "dev_team_size",
         "products_display",
-        "services",
-        "support_channels",
+        "services_display",
+        "support_channels_display",
         "after_sales_policy",
         "description",
         "attachments_display",
@@ -115,7 +115,14 @@ class WhitelistApplicationAdmin(admin.ModelAdmin):
         ),
         (
             _("User services"),
-            {"fields": ["services", "support_channels", "after_sales_policy", "description"]},
+            {
+                "fields": [
+                    "services_display",
+                    "support_channels_display",
+                    "after_sales_policy",
+                    "description",
+                ]
+            },
         ),
         (_("Latest evaluation"), {"fields": ["evaluation_display"]}),
         (_("Timeline"), {"fields": ["timeline_display"]}),
@@ -171,6 +178,15 @@ class WhitelistApplicationAdmin(admin.ModelAdmin):
             "<div>{} — <a href='{}' rel='noopener noreferrer'>{}</a></div>",
             ((p.get("name", ""), p.get("url", ""), p.get("url", "")) for p in products),
         )
+
+    @admin.display(description=_("user-facing services"))
+    def services_display(self, obj: WhitelistApplication) -> str:
+        labels = [str(UserService(v).label) for v in obj.services or [] if v in UserService.values]
+        return ", ".join(labels) or "—"
+
+    @admin.display(description=_("support channels"))
+    def support_channels_display(self, obj: WhitelistApplication) -> str:
+        return "; ".join(obj.support_channels or []) or "—"
 
     @admin.display(description=_("documents"))
     def attachments_display(self, obj: WhitelistApplication) -> str:

@@ -15,4 +15,14 @@ urlpatterns = [
     path("applications/<int:pk>/submit/", views.application_submit, name="application-submit"),
     path("applications/<int:pk>/resubmit/", views.application_resubmit, name="application-resubmit"),
     path("applications/<int:pk>/withdraw/", views.application_withdraw, name="application-withdraw"),
+    path(
+        "applications/<int:pk>/documents/",
+        views.application_attachment_upload,
+        name="application-attachment-upload",
+    ),
+    path(
+        "applications/<int:pk>/documents/<int:attachment_id>/remove/",
+        views.application_attachment_remove,
+        name="application-attachment-remove",
+    ),
 ]

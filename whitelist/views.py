@@ -454,3 +454,43 @@ def application_evaluate(request: HttpRequest, pk: int) -> HttpResponse:
         % {"recommendation": Recommendation(evaluation.recommendation).label},
     )
     return redirect(f"{detail_url}#eligibility")
+
+
+@login_required
+@require_POST
+def application_attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """Attach one evidence document from the detail page; the service checks type, size and state."""
+    application = _application(request, pk)
+    uploaded = request.FILES.get("file")
+    if uploaded is None:
+        messages.error(request, _("Choose a PDF, PNG or JPEG file to upload."))
+        return redirect("whitelist:application-detail", pk=application.pk)
+    try:
+        services.application_attachment_add(
+            actor=authenticated_user(request), application=application, uploaded=uploaded
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            _("%(name)s is attached. A reviewer will read it, so the eligibility check asks for review.")
+            % {"name": uploaded.name},
+        )
+    return redirect("whitelist:application-detail", pk=application.pk)
+
+
+@login_required
+@require_POST
+def application_attachment_remove(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
+    application = _application(request, pk)
+    attachment = get_object_or_404(application.attachments.all(), pk=attachment_id)
+    try:
+        services.application_attachment_remove(actor=authenticated_user(request), attachment=attachment)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("%(name)s is removed.") % {"name": attachment.original_name})
+    return redirect("whitelist:application-detail", pk=application.pk)

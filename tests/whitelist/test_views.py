@@ -128,7 +128,7 @@ def test_create_page__account_in_query__preselects_it_and_shows_the_sections(cli
     assert 'name="product_url_5"' in body
     assert 'name="product_url_6"' not in body
     assert 'value="membership_cards"' in body
-    assert "Document uploads are coming; describe your evidence in the description for now." in body
+    assert "add documents of evidence (PDF, PNG or JPEG, at most 10 MB each)" in body
     assert "Save draft" in body
 
 
@@ -683,3 +683,39 @@ def test_nav__logged_in__links_to_the_applications(client, merchant):
     body = page(client.get(LIST_URL))
 
     assert f'<a href="{LIST_URL}" aria-current="page">Applications</a>' in body
+
+
+@pytest.mark.django_db
+def test_detail_upload__pdf_on_draft__is_attached_and_listed(client, merchant, web_draft):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(merchant)
+    response = client.post(
+        reverse("whitelist:application-attachment-upload", args=[web_draft.pk]),
+        {"file": SimpleUploadedFile("licence.pdf", b"%PDF-1.7\n%%EOF\n", content_type="application/pdf")},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "licence.pdf is attached" in response.content.decode()
+    assert web_draft.attachments.count() == 1
+
+
+@pytest.mark.django_db
+def test_detail_upload__not_a_document__shows_error_and_attaches_nothing(client, merchant, web_draft):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(merchant)
+    response = client.post(
+        reverse("whitelist:application-attachment-upload", args=[web_draft.pk]),
+        {"file": SimpleUploadedFile("virus.pdf", b"MZ\x90\x00", content_type="application/pdf")},
+        follow=True,
+    )
+    assert "Only PDF, PNG and JPEG files are accepted" in response.content.decode()
+    assert web_draft.attachments.count() == 0
+
+
+@pytest.mark.django_db
+def test_detail_upload__other_merchant__is_404(client, other_merchant, web_draft):
+    client.force_login(other_merchant)
+    response = client.post(reverse("whitelist:application-attachment-upload", args=[web_draft.pk]), {})
+    assert response.status_code == 404
