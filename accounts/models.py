@@ -6,11 +6,9 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from portal.constraints import choices_constraint
+
 from .validators import CREDIT_CODE_REGEX, validate_unified_social_credit_code
-
-
-def _choices_constraint(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
-    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
 
 
 class User(AbstractUser):
@@ -55,7 +53,7 @@ class Organization(models.Model):
         ordering = ["name", "id"]
         constraints = [
             models.CheckConstraint(condition=~Q(name=""), name="accounts_organization_name_not_blank"),
-            _choices_constraint("kind", OrganizationKind, "accounts_organization_kind_valid"),
+            choices_constraint("kind", OrganizationKind, "accounts_organization_kind_valid"),
             models.CheckConstraint(
                 condition=Q(unified_social_credit_code="")
                 | Q(unified_social_credit_code__regex=CREDIT_CODE_REGEX),
@@ -97,7 +95,7 @@ class Membership(models.Model):
             models.UniqueConstraint(
                 fields=["user", "organization"], name="accounts_membership_user_organization_unique"
             ),
-            _choices_constraint("role", MembershipRole, "accounts_membership_role_valid"),
+            choices_constraint("role", MembershipRole, "accounts_membership_role_valid"),
         ]
 
     def __str__(self) -> str:
@@ -178,9 +176,9 @@ class OfficialAccount(models.Model):
             models.UniqueConstraint(
                 fields=["platform", "platform_uid"], name="accounts_officialaccount_platform_uid_unique"
             ),
-            _choices_constraint("platform", Platform, "accounts_officialaccount_platform_valid"),
-            _choices_constraint("kind", AccountKind, "accounts_officialaccount_kind_valid"),
-            _choices_constraint(
+            choices_constraint("platform", Platform, "accounts_officialaccount_platform_valid"),
+            choices_constraint("kind", AccountKind, "accounts_officialaccount_kind_valid"),
+            choices_constraint(
                 "verification_status",
                 VerificationStatus,
                 "accounts_officialaccount_verification_valid",

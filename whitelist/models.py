@@ -9,16 +9,13 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OfficialAccount, Organization, Vertical
+from portal.constraints import choices_constraint
 
 from .constants import Criterion, Recommendation
 
 
 def default_required_criteria() -> list[str]:
     return list(Criterion.values)
-
-
-def _choices_constraint(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
-    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
 
 
 class CriteriaPolicy(models.Model):
@@ -143,7 +140,7 @@ class WhitelistApplication(models.Model):
                 condition=Q(state__in=[state.value for state in OPEN_APPLICATION_STATES]),
                 name="whitelist_one_open_application_per_account",
             ),
-            _choices_constraint("state", ApplicationState, "whitelist_application_state_valid"),
+            choices_constraint("state", ApplicationState, "whitelist_application_state_valid"),
             models.CheckConstraint(
                 condition=Q(has_in_house_team=True) | Q(dev_team_size=0),
                 name="whitelist_application_team_size_needs_team",
@@ -194,7 +191,7 @@ class ApplicationAttachment(models.Model):
         verbose_name_plural = _("attachments")
         ordering = ["id"]
         constraints = [
-            _choices_constraint("content_type", AttachmentContentType, "whitelist_attachment_type_valid"),
+            choices_constraint("content_type", AttachmentContentType, "whitelist_attachment_type_valid"),
             models.CheckConstraint(
                 condition=Q(size__gt=0, size__lte=10 * 1024 * 1024), name="whitelist_attachment_size_range"
             ),
@@ -221,9 +218,7 @@ class Evaluation(models.Model):
         ordering = ["-id"]
         get_latest_by = "id"
         constraints = [
-            _choices_constraint(
-                "recommendation", Recommendation, "whitelist_evaluation_recommendation_valid"
-            ),
+            choices_constraint("recommendation", Recommendation, "whitelist_evaluation_recommendation_valid"),
         ]
 
     def __str__(self) -> str:
@@ -292,7 +287,7 @@ class WhitelistEntry(models.Model):
         verbose_name_plural = _("whitelist entries")
         ordering = ["-id"]
         constraints = [
-            _choices_constraint("state", EntryState, "whitelist_entry_state_valid"),
+            choices_constraint("state", EntryState, "whitelist_entry_state_valid"),
             models.CheckConstraint(
                 condition=Q(share_limit_per_hour__gte=1), name="whitelist_entry_share_limit_positive"
             ),
@@ -359,7 +354,7 @@ class PolicyPreview(models.Model):
         verbose_name = _("policy preview")
         verbose_name_plural = _("policy previews")
         ordering = ["-id"]
-        constraints = [_choices_constraint("status", PreviewStatus, "whitelist_preview_status_valid")]
+        constraints = [choices_constraint("status", PreviewStatus, "whitelist_preview_status_valid")]
 
     def __str__(self) -> str:
         return f"{self.policy} vs {self.compared_with} ({self.status})"
