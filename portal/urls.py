@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("whitelist.api_urls")),
+    path("api/v1/", include("miniprograms.api_urls")),
     path("", include("accounts.auth_urls")),
     path("", include("whitelist.urls")),
     path("", include("accounts.urls")),

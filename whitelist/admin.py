@@ -380,6 +380,11 @@ class WhitelistApplicationAdmin(admin.ModelAdmin):
 
 
 class PolicyForm(forms.ModelForm):
+    # Optional, so a form posted without it (older screens, scripts) keeps the current value.
+    max_live_links_per_account = forms.IntegerField(
+        label=_("live mini programs per account"), min_value=1, required=False
+    )
+
     class Meta:
         model = CriteriaPolicy
         fields = [
@@ -391,9 +396,19 @@ class PolicyForm(forms.ModelForm):
             "required_criteria",
             "entry_validity_days",
             "default_share_limit_per_hour",
+            "max_live_links_per_account",
             "notes",
         ]
         widgets = {"open_verticals": forms.CheckboxSelectMultiple}
+
+    def clean_max_live_links_per_account(self) -> int:
+        value: int | None = self.cleaned_data.get("max_live_links_per_account")
+        if value is not None:
+            return value
+        if self.instance.pk:
+            return self.instance.max_live_links_per_account
+        active = CriteriaPolicy.objects.filter(is_active=True).first()
+        return active.max_live_links_per_account if active else self.instance.max_live_links_per_account
 
 
 @admin.register(CriteriaPolicy)
@@ -408,6 +423,7 @@ class CriteriaPolicyAdmin(admin.ModelAdmin):
         "support_channel_required",
         "entry_validity_days",
         "default_share_limit_per_hour",
+        "max_live_links_per_account",
         "activated_at",
     ]
     actions = ["activate", "preview"]

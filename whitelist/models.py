@@ -35,6 +35,11 @@ class CriteriaPolicy(models.Model):
     )
     entry_validity_days = models.PositiveIntegerField(_("entry validity (days)"), default=365)
     default_share_limit_per_hour = models.PositiveIntegerField(_("default shares per hour"), default=1)
+    max_live_links_per_account = models.PositiveIntegerField(
+        _("live mini programs per account"),
+        default=10,
+        help_text=_("How many mini programs an account's profile may show at once."),
+    )
     notes = models.TextField(_("notes"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -56,6 +61,9 @@ class CriteriaPolicy(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(default_share_limit_per_hour__gte=1), name="whitelist_policy_share_limit_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_live_links_per_account__gte=1), name="whitelist_policy_live_links_positive"
             ),
             models.CheckConstraint(
                 condition=Q(is_active=False) | Q(activated_at__isnull=False),

@@ -638,6 +638,7 @@ POLICY_FIELDS = (
     "required_criteria",
     "entry_validity_days",
     "default_share_limit_per_hour",
+    "max_live_links_per_account",
     "notes",
 )
 

@@ -1,0 +1,204 @@
+"""REST API of mini programs and their profile links."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import TextChoices
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import (
+    official_account_list_visible_to,
+    organization_default_for,
+    organization_list_for,
+)
+from portal.auth import authenticated_user
+from portal.pagination import PagePagination
+
+from . import services
+from .models import MiniProgram, MiniProgramState, ProfileLink, ProfileLinkState
+from .selectors import miniprogram_list_visible_to, profile_link_list_visible_to
+from .serializers import (
+    IconInputSerializer,
+    MiniProgramInputSerializer,
+    MiniProgramOutputSerializer,
+    OptionalReasonInputSerializer,
+    ProfileLinkInputSerializer,
+    ProfileLinkOutputSerializer,
+    ReasonInputSerializer,
+)
+
+
+def _paginated(view: APIView, request: Request, queryset: Any, serializer: Callable[..., Any]) -> Response:
+    paginator = PagePagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer(page, many=True).data)
+
+
+def _choice_param(request: Request, name: str, choices: type[TextChoices]) -> str:
+    value = request.query_params.get(name, "")
+    if value and value not in choices.values:
+        raise ValidationError(
+            {name: [_("Choose one of: %(values)s.") % {"values": ", ".join(choices.values)}]}
+        )
+    return value
+
+
+def _id_param(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name, "")
+    if value and not value.isdigit():
+        raise ValidationError({name: [_("A valid integer is required.")]})
+    return int(value) if value else None
+
+
+def _miniprogram(request: Request, pk: int) -> MiniProgram:
+    return get_object_or_404(miniprogram_list_visible_to(user=authenticated_user(request)), pk=pk)
+
+
+def _link(request: Request, pk: int) -> ProfileLink:
+    return get_object_or_404(profile_link_list_visible_to(user=authenticated_user(request)), pk=pk)
+
+
+class MiniProgramListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        miniprograms = miniprogram_list_visible_to(
+            user=authenticated_user(request),
+            state=_choice_param(request, "state", MiniProgramState),
+            account_id=_id_param(request, "account"),
+        )
+        return _paginated(self, request, miniprograms, MiniProgramOutputSerializer)
+
+    def post(self, request: Request) -> Response:
+        user = authenticated_user(request)
+        # Any organization of the user's is accepted here, so a plain member gets the service's 403.
+        serializer = MiniProgramInputSerializer(
+            data=request.data, organizations=organization_list_for(user=user)
+        )
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        organization = data.pop("organization", None) or organization_default_for(user=user)
+        if organization is None:
+            message = _("This field is required when you do not manage exactly one organization.")
+            raise ValidationError({"organization": [message]})
+        miniprogram = services.miniprogram_create(actor=user, organization=organization, **data)
+        return Response(MiniProgramOutputSerializer(miniprogram).data, status=status.HTTP_201_CREATED)
+
+
+class MiniProgramDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(MiniProgramOutputSerializer(_miniprogram(request, pk)).data)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        miniprogram = _miniprogram(request, pk)
+        serializer = MiniProgramInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = {key: value for key, value in serializer.validated_data.items() if key in request.data}
+        miniprogram = services.miniprogram_update(
+            actor=authenticated_user(request), miniprogram=miniprogram, data=data
+        )
+        return Response(MiniProgramOutputSerializer(miniprogram).data)
+
+
+class MiniProgramIconApi(APIView):
+    """PUT a multipart "icon": a PNG or JPEG of at most 512 KB."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser]
+
+    def put(self, request: Request, pk: int) -> Response:
+        miniprogram = _miniprogram(request, pk)
+        serializer = IconInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        miniprogram = services.miniprogram_set_icon(
+            actor=authenticated_user(request),
+            miniprogram=miniprogram,
+            uploaded=serializer.validated_data["icon"],
+        )
+        return Response(MiniProgramOutputSerializer(miniprogram).data)
+
+
+class MiniProgramDelistApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Request, pk: int) -> Response:
+        miniprogram = _miniprogram(request, pk)
+        serializer = OptionalReasonInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        miniprogram = services.miniprogram_delist(
+            actor=authenticated_user(request), miniprogram=miniprogram, **serializer.validated_data
+        )
+        return Response(MiniProgramOutputSerializer(miniprogram).data)
+
+
+class ProfileLinkListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        links = profile_link_list_visible_to(
+            user=authenticated_user(request),
+            state=_choice_param(request, "state", ProfileLinkState),
+            account_id=_id_param(request, "account"),
+            miniprogram_id=_id_param(request, "miniprogram"),
+        )
+        return _paginated(self, request, links, ProfileLinkOutputSerializer)
+
+    def post(self, request: Request) -> Response:
+        user = authenticated_user(request)
+        serializer = ProfileLinkInputSerializer(
+            data=request.data,
+            miniprograms=miniprogram_list_visible_to(user=user),
+            accounts=official_account_list_visible_to(user=user),
+        )
+        serializer.is_valid(raise_exception=True)
+        link = services.profile_link_request(actor=user, **serializer.validated_data)
+        return Response(ProfileLinkOutputSerializer(link).data, status=status.HTTP_201_CREATED)
+
+
+class ProfileLinkDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ProfileLinkOutputSerializer(_link(request, pk)).data)
+
+
+class _ProfileLinkTransitionApi(APIView):
+    input_serializer: type[OptionalReasonInputSerializer] | type[ReasonInputSerializer]
+    transition: Callable[..., ProfileLink]
+
+    def post(self, request: Request, pk: int) -> Response:
+        link = _link(request, pk)
+        serializer = self.input_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        link = type(self).transition(
+            actor=authenticated_user(request), link=link, **serializer.validated_data
+        )
+        return Response(ProfileLinkOutputSerializer(link).data)
+
+
+class ProfileLinkApproveApi(_ProfileLinkTransitionApi):
+    permission_classes = [IsAdminUser]
+    input_serializer = OptionalReasonInputSerializer
+    transition = staticmethod(services.profile_link_approve)
+
+
+class ProfileLinkRejectApi(_ProfileLinkTransitionApi):
+    permission_classes = [IsAdminUser]
+    input_serializer = ReasonInputSerializer
+    transition = staticmethod(services.profile_link_reject)
+
+
+class ProfileLinkUnlinkApi(_ProfileLinkTransitionApi):
+    permission_classes = [IsAuthenticated]
+    input_serializer = OptionalReasonInputSerializer
+    transition = staticmethod(services.profile_link_unlink)

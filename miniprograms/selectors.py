@@ -1,0 +1,49 @@
+"""Reads of mini programs and profile links, scoped to who asks."""
+
+from django.db.models import QuerySet
+
+from accounts.models import Membership, User
+
+from .models import OPEN_LINK_STATES, MiniProgram, ProfileLink, ProfileLinkEvent
+
+
+def _organizations_of(user: User) -> QuerySet[Membership, int]:
+    return Membership.objects.filter(user=user).values_list("organization", flat=True)
+
+
+def miniprogram_list_visible_to(
+    *, user: User, state: str = "", account_id: int | None = None
+) -> QuerySet[MiniProgram]:
+    """Mini programs of the user's organizations (all for staff); by account: those linked to it, pending
+    or live."""
+    miniprograms = MiniProgram.objects.select_related("organization")
+    if not user.is_staff:
+        miniprograms = miniprograms.filter(organization__in=_organizations_of(user))
+    if state:
+        miniprograms = miniprograms.filter(state=state)
+    if account_id is not None:
+        miniprograms = miniprograms.filter(
+            pk__in=ProfileLink.objects.filter(account_id=account_id, state__in=OPEN_LINK_STATES).values(
+                "miniprogram"
+            )
+        )
+    return miniprograms.order_by("-id")
+
+
+def profile_link_list_visible_to(
+    *, user: User, state: str = "", account_id: int | None = None, miniprogram_id: int | None = None
+) -> QuerySet[ProfileLink]:
+    links = ProfileLink.objects.select_related("miniprogram", "account", "account__organization")
+    if not user.is_staff:
+        links = links.filter(account__organization__in=_organizations_of(user))
+    if state:
+        links = links.filter(state=state)
+    if account_id is not None:
+        links = links.filter(account_id=account_id)
+    if miniprogram_id is not None:
+        links = links.filter(miniprogram_id=miniprogram_id)
+    return links.order_by("-id")
+
+
+def profile_link_events(*, link: ProfileLink) -> QuerySet[ProfileLinkEvent]:
+    return link.events.select_related("actor").order_by("id")

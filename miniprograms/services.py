@@ -1,0 +1,352 @@
+"""Every write of mini programs and their profile links, with the links' transitions and history."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import OfficialAccount, Organization, User
+from accounts.permissions import ensure_can_manage_organization, ensure_staff
+from portal.errors import Conflict
+from whitelist.models import AttachmentContentType, EntryState, WhitelistEntry
+from whitelist.selectors import policy_active
+from whitelist.services import sniff_content_type
+
+from .models import (
+    OPEN_LINK_STATES,
+    Capability,
+    MiniProgram,
+    MiniProgramState,
+    ProfileLink,
+    ProfileLinkEvent,
+    ProfileLinkState,
+    icon_path,
+)
+
+MINIPROGRAM_EDITABLE_FIELDS = ("name", "description", "category", "capabilities")
+ICON_MAX_BYTES = 512 * 1024
+ICON_CONTENT_TYPES = (AttachmentContentType.PNG, AttachmentContentType.JPEG)
+
+
+# Mini programs
+
+
+def _duplicate_app_id_error() -> ValidationError:
+    return ValidationError(
+        {"app_id": [_("A mini program with this app id is already registered.")]}, code="unique"
+    )
+
+
+def _clean_capabilities(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError({"capabilities": [_("Give a list of capabilities.")]})
+    unknown = sorted(set(value) - set(Capability.values))
+    if unknown:
+        raise ValidationError(
+            {"capabilities": [_("Unknown capabilities: %(names)s.") % {"names": ", ".join(unknown)}]}
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError({"capabilities": [_("Each capability may be given only once.")]})
+    return list(value)
+
+
+def _save_miniprogram(miniprogram: MiniProgram, *, update_fields: list[str] | None = None) -> None:
+    miniprogram.capabilities = _clean_capabilities(miniprogram.capabilities)
+    miniprogram.full_clean(exclude=["icon"], validate_unique=False, validate_constraints=False)
+    duplicates = MiniProgram.objects.filter(app_id=miniprogram.app_id)
+    if miniprogram.pk:
+        duplicates = duplicates.exclude(pk=miniprogram.pk)
+    if duplicates.exists():
+        raise _duplicate_app_id_error()
+    try:
+        with transaction.atomic():
+            miniprogram.save(update_fields=update_fields)
+    except IntegrityError as exc:
+        # Another request registered the same app id between the check and the insert.
+        raise _duplicate_app_id_error() from exc
+
+
+@transaction.atomic
+def miniprogram_create(
+    *,
+    actor: User,
+    organization: Organization,
+    app_id: str,
+    name: str,
+    category: str,
+    description: str = "",
+    capabilities: Sequence[str] = (),
+) -> MiniProgram:
+    """Register an organization's mini program; the owners and admins of the organization (or staff) may."""
+    ensure_can_manage_organization(user=actor, organization=organization)
+    miniprogram = MiniProgram(
+        organization=organization,
+        app_id=app_id,
+        name=name,
+        description=description,
+        category=category,
+        capabilities=list(capabilities),
+        state=MiniProgramState.ACTIVE,
+        created_by=actor,
+    )
+    _save_miniprogram(miniprogram)
+    return miniprogram
+
+
+def _ensure_active(miniprogram: MiniProgram, action: str) -> None:
+    if miniprogram.state != MiniProgramState.ACTIVE:
+        raise Conflict(
+            _("Cannot %(action)s a mini program that is %(state)s.")
+            % {"action": action, "state": MiniProgramState(miniprogram.state).label},
+            code="invalid-transition",
+        )
+
+
+@transaction.atomic
+def miniprogram_update(*, actor: User, miniprogram: MiniProgram, data: Mapping[str, Any]) -> MiniProgram:
+    """Edit the name, description, category or capabilities; the app id is the mini program's identity."""
+    ensure_can_manage_organization(user=actor, organization=miniprogram.organization)
+    unknown = set(data) - set(MINIPROGRAM_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({field: [_("This field cannot be changed.")] for field in sorted(unknown)})
+    miniprogram = MiniProgram.objects.select_for_update().get(pk=miniprogram.pk)
+    _ensure_active(miniprogram, _("change"))
+    changed = [field for field, value in data.items() if getattr(miniprogram, field) != value]
+    if not changed:
+        return miniprogram
+    for field in changed:
+        setattr(miniprogram, field, data[field])
+    _save_miniprogram(miniprogram, update_fields=[*changed, "updated_at"])
+    return miniprogram
+
+
+@transaction.atomic
+def miniprogram_set_icon(*, actor: User, miniprogram: MiniProgram, uploaded: UploadedFile) -> MiniProgram:
+    """Replace the icon with a PNG or JPEG (checked by content) of at most 512 KB."""
+    ensure_can_manage_organization(user=actor, organization=miniprogram.organization)
+    miniprogram = MiniProgram.objects.select_for_update().get(pk=miniprogram.pk)
+    _ensure_active(miniprogram, _("change"))
+    if not uploaded.size:
+        raise ValidationError({"icon": [_("The file is empty.")]})
+    if uploaded.size > ICON_MAX_BYTES:
+        raise ValidationError({"icon": [_("The icon is larger than 512 KB.")]})
+    uploaded.seek(0)
+    content_type = sniff_content_type(uploaded.read(16))
+    uploaded.seek(0)
+    if content_type not in ICON_CONTENT_TYPES:
+        raise ValidationError({"icon": [_("Only PNG and JPEG icons are accepted (checked by content).")]})
+    previous = miniprogram.icon.name
+    storage = miniprogram.icon.storage
+    miniprogram.icon.save(icon_path(miniprogram, uploaded.name or ""), uploaded, save=False)
+    miniprogram.save(update_fields=["icon", "updated_at"])
+    if previous:
+        # The old file goes only once the new name is committed, so a rollback keeps a working icon.
+        transaction.on_commit(lambda: storage.delete(previous))
+    return miniprogram
+
+
+@transaction.atomic
+def miniprogram_delist(*, actor: User, miniprogram: MiniProgram, reason: str = "") -> MiniProgram:
+    """Take a mini program out of the programme; its live and pending links are unlinked with it."""
+    ensure_can_manage_organization(user=actor, organization=miniprogram.organization)
+    miniprogram = MiniProgram.objects.select_for_update().get(pk=miniprogram.pk)
+    _ensure_active(miniprogram, _("delist"))
+    miniprogram.state = MiniProgramState.DELISTED
+    miniprogram.save(update_fields=["state", "updated_at"])
+    reason = (reason or "").strip() or _("The mini program was delisted.")
+    open_links = list(
+        ProfileLink.objects.select_for_update()
+        .filter(miniprogram=miniprogram, state__in=OPEN_LINK_STATES)
+        .values_list("pk", "state")
+    )
+    if open_links:
+        ProfileLink.objects.filter(pk__in=[pk for pk, _state in open_links]).update(
+            state=ProfileLinkState.UNLINKED, updated_at=timezone.now()
+        )
+        ProfileLinkEvent.objects.bulk_create(
+            ProfileLinkEvent(
+                link_id=pk, actor=actor, from_state=state, to_state=ProfileLinkState.UNLINKED, reason=reason
+            )
+            for pk, state in open_links
+        )
+    return miniprogram
+
+
+# Profile links
+
+
+def _ensure_whitelisted(account: OfficialAccount) -> None:
+    """The account's whitelist entry must be active and within its validity; else say why not."""
+    entry = WhitelistEntry.objects.filter(account=account).first()
+    if entry is None:
+        raise Conflict(
+            _("%(account)s is not whitelisted; apply for the whitelist first.")
+            % {"account": account.screen_name},
+            code="not-whitelisted",
+        )
+    if entry.state != EntryState.ACTIVE:
+        raise Conflict(
+            _("The whitelist entry of %(account)s is %(state)s.")
+            % {"account": account.screen_name, "state": EntryState(entry.state).label},
+            code="not-whitelisted",
+        )
+    if entry.valid_until <= timezone.now():
+        raise Conflict(
+            _("The whitelist entry of %(account)s expired on %(date)s.")
+            % {"account": account.screen_name, "date": entry.valid_until.date().isoformat()},
+            code="not-whitelisted",
+        )
+
+
+def _record(link: ProfileLink, *, actor: User | None, from_state: str, reason: str = "") -> ProfileLinkEvent:
+    return ProfileLinkEvent.objects.create(
+        link=link, actor=actor, from_state=from_state, to_state=link.state, reason=reason
+    )
+
+
+@transaction.atomic
+def profile_link_request(*, actor: User, miniprogram: MiniProgram, account: OfficialAccount) -> ProfileLink:
+    """Ask staff to put an active mini program on a whitelisted account of the same organization."""
+    ensure_can_manage_organization(user=actor, organization=miniprogram.organization)
+    if account.organization_id != miniprogram.organization_id:
+        raise ValidationError({"account": [_("The account must belong to the mini program's organization.")]})
+    # Lock order everywhere: mini program, then account, then link; delisting takes the mini program first.
+    miniprogram = MiniProgram.objects.select_for_update().get(pk=miniprogram.pk)
+    _ensure_active(miniprogram, _("link"))
+    account = OfficialAccount.objects.select_for_update().get(pk=account.pk)
+    _ensure_whitelisted(account)
+    open_link = ProfileLink.objects.filter(
+        miniprogram=miniprogram, account=account, state__in=OPEN_LINK_STATES
+    ).first()
+    if open_link is not None:
+        raise Conflict(
+            _("This mini program already has a link to this account (#%(id)d, %(state)s).")
+            % {"id": open_link.pk, "state": ProfileLinkState(open_link.state).label}
+        )
+    last = ProfileLink.objects.filter(account=account, state__in=OPEN_LINK_STATES).aggregate(
+        last=Max("position")
+    )["last"]
+    link = ProfileLink(
+        miniprogram=miniprogram,
+        account=account,
+        state=ProfileLinkState.PENDING_REVIEW,
+        position=(last or 0) + 1,
+        requested_by=actor,
+    )
+    try:
+        with transaction.atomic():
+            link.save()
+    except IntegrityError as exc:
+        raise Conflict(_("This mini program already has a link to this account.")) from exc
+    _record(link, actor=actor, from_state="")
+    return link
+
+
+def _illegal(link: ProfileLink, action: str) -> Conflict:
+    return Conflict(
+        _("Cannot %(action)s a link that is %(state)s.")
+        % {"action": action, "state": ProfileLinkState(link.state).label},
+        code="invalid-transition",
+    )
+
+
+def _transition(
+    link: ProfileLink,
+    *,
+    allowed_from: tuple[str, ...],
+    to: str,
+    actor: User,
+    action: str,
+    reason: str = "",
+    decision: bool = False,
+) -> ProfileLink:
+    """Move the locked link and record the event.
+
+    The conditional UPDATE keeps the move safe where SELECT ... FOR UPDATE does nothing (SQLite):
+    of two concurrent deciders, only one finds the row still in the state it read.
+    """
+    from_state = link.state
+    if from_state not in allowed_from:
+        raise _illegal(link, action)
+    now = timezone.now()
+    changes: dict[str, Any] = {"state": to, "updated_at": now}
+    if decision:
+        changes.update(reason=reason, decided_by=actor, decided_at=now)
+    moved = ProfileLink.objects.filter(pk=link.pk, state=from_state).update(**changes)
+    if not moved:
+        link.refresh_from_db(fields=["state"])
+        raise _illegal(link, action)
+    for name, value in changes.items():
+        setattr(link, name, value)
+    _record(link, actor=actor, from_state=from_state, reason=reason)
+    return link
+
+
+@transaction.atomic
+def profile_link_approve(*, actor: User, link: ProfileLink, reason: str = "") -> ProfileLink:
+    """Staff put a pending link live, within the active policy's limit of live links per account."""
+    ensure_staff(user=actor)
+    # The account's row lock makes approvals on one account take turns, so the limit holds.
+    account = OfficialAccount.objects.select_for_update().get(pk=link.account_id)
+    link = ProfileLink.objects.select_for_update().select_related("miniprogram").get(pk=link.pk)
+    if link.state != ProfileLinkState.PENDING_REVIEW:
+        raise _illegal(link, _("approve"))
+    _ensure_active(link.miniprogram, _("link"))
+    _ensure_whitelisted(account)
+    limit = policy_active().max_live_links_per_account
+    live = ProfileLink.objects.filter(account=account, state=ProfileLinkState.LIVE).count()
+    if live >= limit:
+        raise Conflict(
+            _("%(account)s already shows %(count)d mini programs, the most allowed.")
+            % {"account": account.screen_name, "count": live},
+            code="live-links-limit",
+        )
+    return _transition(
+        link,
+        allowed_from=(ProfileLinkState.PENDING_REVIEW,),
+        to=ProfileLinkState.LIVE,
+        actor=actor,
+        action=_("approve"),
+        reason=(reason or "").strip(),
+        decision=True,
+    )
+
+
+@transaction.atomic
+def profile_link_reject(*, actor: User, link: ProfileLink, reason: str) -> ProfileLink:
+    """Staff refuse a pending link; the reason is kept and shown to the organization."""
+    ensure_staff(user=actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Give the reason; the organization is told.")]})
+    link = ProfileLink.objects.select_for_update().get(pk=link.pk)
+    return _transition(
+        link,
+        allowed_from=(ProfileLinkState.PENDING_REVIEW,),
+        to=ProfileLinkState.REJECTED,
+        actor=actor,
+        action=_("reject"),
+        reason=reason,
+        decision=True,
+    )
+
+
+@transaction.atomic
+def profile_link_unlink(*, actor: User, link: ProfileLink, reason: str = "") -> ProfileLink:
+    """Take a live link off the profile, or withdraw a pending one: the organization's owners and admins,
+    or staff."""
+    ensure_can_manage_organization(user=actor, organization=link.account.organization)
+    link = ProfileLink.objects.select_for_update().get(pk=link.pk)
+    return _transition(
+        link,
+        allowed_from=OPEN_LINK_STATES,
+        to=ProfileLinkState.UNLINKED,
+        actor=actor,
+        action=_("unlink"),
+        reason=(reason or "").strip(),
+    )
