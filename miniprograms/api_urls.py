@@ -9,6 +9,8 @@ urlpatterns = [
     path("miniprograms/<int:pk>/", apis.MiniProgramDetailApi.as_view(), name="api-miniprogram-detail"),
     path("miniprograms/<int:pk>/icon/", apis.MiniProgramIconApi.as_view(), name="api-miniprogram-icon"),
     path("miniprograms/<int:pk>/delist/", apis.MiniProgramDelistApi.as_view(), name="api-miniprogram-delist"),
+    path("miniprograms/<int:pk>/shares/", apis.ShareCreateApi.as_view(), name="api-miniprogram-shares"),
+    path("accounts/<int:pk>/quota/", apis.AccountQuotaApi.as_view(), name="api-account-quota"),
     path("profile-links/", apis.ProfileLinkListApi.as_view(), name="api-profile-links"),
     path("profile-links/<int:pk>/", apis.ProfileLinkDetailApi.as_view(), name="api-profile-link-detail"),
     path(

@@ -33,6 +33,8 @@ from .serializers import (
     ProfileLinkInputSerializer,
     ProfileLinkOutputSerializer,
     ReasonInputSerializer,
+    ShareInputSerializer,
+    quota_data,
 )
 
 
@@ -202,3 +204,38 @@ class ProfileLinkUnlinkApi(_ProfileLinkTransitionApi):
     permission_classes = [IsAuthenticated]
     input_serializer = OptionalReasonInputSerializer
     transition = staticmethod(services.profile_link_unlink)
+
+
+class ShareCreateApi(APIView):
+    """Share a live mini program for an account: 201 within the hourly quota, 429 beyond it."""
+
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Request, pk: int) -> Response:
+        user = authenticated_user(request)
+        miniprogram = _miniprogram(request, pk)
+        serializer = ShareInputSerializer(
+            data=request.data, accounts=official_account_list_visible_to(user=user)
+        )
+        serializer.is_valid(raise_exception=True)
+        share, state = services.share_record(
+            actor=user, miniprogram=miniprogram, account=serializer.validated_data["account"]
+        )
+        quota = quota_data(state)
+        body = {
+            "id": share.pk,
+            "account": share.account_id,
+            "miniprogram": share.miniprogram_id,
+            "created_at": share.created_at,
+            "quota": {key: quota[key] for key in ("limit", "used", "remaining", "resets_at")},
+        }
+        return Response(body, status=status.HTTP_201_CREATED, headers=services.rate_limit_headers(state))
+
+
+class AccountQuotaApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request, pk: int) -> Response:
+        account = get_object_or_404(official_account_list_visible_to(user=authenticated_user(request)), pk=pk)
+        state = services.share_quota_state(account=account)
+        return Response(quota_data(state), headers=services.rate_limit_headers(state))

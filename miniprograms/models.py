@@ -156,3 +156,85 @@ class ProfileLinkEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state or '·'} → {self.to_state}"
+
+
+class ShareQuota(models.Model):
+    """An account's share counter; it carries its window, so it is right even if the reset never runs."""
+
+    account = models.OneToOneField(OfficialAccount, on_delete=models.CASCADE, related_name="share_quota")
+    window_start = models.DateTimeField(_("window start"))
+    used = models.PositiveIntegerField(_("shares used in the window"), default=0)
+
+    class Meta:
+        verbose_name = _("share quota")
+        verbose_name_plural = _("share quotas")
+        indexes = [models.Index(fields=["window_start"], name="mp_quota_window_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.used} since {self.window_start:%Y-%m-%d %H:00}"
+
+
+class Share(models.Model):
+    """One granted share; the unique (account, window, slot) key makes over-granting impossible."""
+
+    account = models.ForeignKey(OfficialAccount, on_delete=models.PROTECT, related_name="shares")
+    miniprogram = models.ForeignKey(MiniProgram, on_delete=models.PROTECT, related_name="shares")
+    link = models.ForeignKey(ProfileLink, on_delete=models.PROTECT, related_name="shares")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    window_start = models.DateTimeField(_("window start"))
+    slot = models.PositiveIntegerField(_("slot in the window"))
+    limit = models.PositiveIntegerField(_("limit when granted"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("share")
+        verbose_name_plural = _("shares")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "window_start", "slot"], name="mp_share_one_per_slot"),
+            models.CheckConstraint(
+                condition=Q(slot__gte=1) & Q(slot__lte=models.F("limit")), name="mp_share_slot_within_limit"
+            ),
+        ]
+        indexes = [models.Index(fields=["window_start", "account"], name="mp_share_window_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} shared {self.miniprogram_id} ({self.slot}/{self.limit})"
+
+
+class ShareWindowUsage(models.Model):
+    """How many shares an account was granted in a closed window, recorded by the hourly reset."""
+
+    account = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="+")
+    window_start = models.DateTimeField(_("window start"))
+    used = models.PositiveIntegerField(_("shares"))
+
+    class Meta:
+        verbose_name = _("share window usage")
+        verbose_name_plural = _("share window usage")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "window_start"], name="mp_usage_account_window_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.window_start:%Y-%m-%d %H:00}: {self.used}"
+
+
+class QuotaResetRun(models.Model):
+    """One run of the hourly reset: what it did and how long it took."""
+
+    window_start = models.DateTimeField(_("window it opened"))
+    started_at = models.DateTimeField(_("started at"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    quotas_reset = models.PositiveIntegerField(_("quotas reset"))
+    windows_recorded = models.PositiveIntegerField(_("window usages recorded"))
+
+    class Meta:
+        verbose_name = _("quota reset run")
+        verbose_name_plural = _("quota reset runs")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M}: {self.quotas_reset} reset"

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from accounts.models import OfficialAccount, Organization
 
 from .models import APP_ID_REGEX, NAME_MAX_LENGTH, Capability, Category, MiniProgram, ProfileLink
+from .quota import QuotaState
 
 DESCRIPTION_MAX_LENGTH = 2000
 
@@ -94,3 +95,22 @@ class OptionalReasonInputSerializer(serializers.Serializer):
 
 class ReasonInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=5000)
+
+
+class ShareInputSerializer(serializers.Serializer):
+    account = serializers.PrimaryKeyRelatedField(queryset=OfficialAccount.objects.none())
+
+    def __init__(self, *args: Any, accounts: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if accounts is not None:
+            self.fields["account"].queryset = accounts  # type: ignore[attr-defined]
+
+
+def quota_data(state: QuotaState) -> dict[str, Any]:
+    return {
+        "limit": state.limit,
+        "used": state.used,
+        "remaining": state.remaining,
+        "window_start": state.window_start,
+        "resets_at": state.resets_at,
+    }

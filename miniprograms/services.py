@@ -1,18 +1,22 @@
 """Every write of mini programs and their profile links, with the links' transitions and history."""
 
+import logging
+import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+import redis
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import OfficialAccount, Organization, User
+from accounts.models import Membership, OfficialAccount, Organization, User
 from accounts.permissions import ensure_can_manage_organization, ensure_staff
-from portal.errors import Conflict
+from portal.errors import ApplicationError, Conflict, Forbidden
 from whitelist.models import AttachmentContentType, EntryState, WhitelistEntry
 from whitelist.selectors import policy_active
 from whitelist.services import sniff_content_type
@@ -25,8 +29,15 @@ from .models import (
     ProfileLink,
     ProfileLinkEvent,
     ProfileLinkState,
+    QuotaResetRun,
+    Share,
+    ShareQuota,
+    ShareWindowUsage,
     icon_path,
 )
+from .quota import WINDOW, DatabaseQuota, QuotaState, quota_backend, recorded_shares, window_start
+
+logger = logging.getLogger(__name__)
 
 MINIPROGRAM_EDITABLE_FIELDS = ("name", "description", "category", "capabilities")
 ICON_MAX_BYTES = 512 * 1024
@@ -350,3 +361,153 @@ def profile_link_unlink(*, actor: User, link: ProfileLink, reason: str = "") -> 
         action=_("unlink"),
         reason=(reason or "").strip(),
     )
+
+
+# Shares
+
+
+class ShareQuotaExceeded(ApplicationError):
+    """The account used its shares for this hour; the headers say when the next one is possible."""
+
+    status_code = 429
+    code = "share-quota-exceeded"
+
+    def __init__(self, state: QuotaState) -> None:
+        self.state = state
+        wait = state.seconds_until_reset()
+        super().__init__(
+            _(
+                "This account has used its %(limit)d share(s) for this hour; "
+                "the next is possible at %(time)s UTC."
+            )
+            % {"limit": state.limit, "time": state.resets_at.strftime("%H:%M")},
+            headers={"Retry-After": str(wait), **rate_limit_headers(state)},
+        )
+
+
+def rate_limit_headers(state: QuotaState) -> dict[str, str]:
+    """The IETF RateLimit-Policy and RateLimit fields for a share quota state."""
+    return {
+        "RateLimit-Policy": f'"share";q={state.limit};w={int(WINDOW.total_seconds())}',
+        "RateLimit": f'"share";r={state.remaining};t={state.seconds_until_reset()}',
+    }
+
+
+def _live_link(miniprogram: MiniProgram, account: OfficialAccount) -> ProfileLink:
+    link = ProfileLink.objects.filter(
+        miniprogram=miniprogram, account=account, state=ProfileLinkState.LIVE
+    ).first()
+    if link is None:
+        raise Conflict(
+            _("%(miniprogram)s is not live on the profile of %(account)s.")
+            % {"miniprogram": miniprogram.name, "account": account.screen_name},
+            code="link-not-live",
+        )
+    return link
+
+
+def _consume(*, account_id: int, limit: int, window: datetime, floor: int = 0) -> QuotaState:
+    backend = quota_backend()
+    try:
+        return backend.consume(account_id=account_id, limit=limit, window=window, floor=floor)
+    except redis.RedisError as exc:
+        # Redis is an accelerator, not the record: the database decides while it is away.
+        logger.warning("Share quota on Redis failed (%s); deciding on the database", exc)
+        recorded = recorded_shares(account_id=account_id, window=window)
+        return DatabaseQuota().consume(
+            account_id=account_id, limit=limit, window=window, floor=max(floor, recorded)
+        )
+
+
+@transaction.atomic
+def share_record(
+    *, actor: User, miniprogram: MiniProgram, account: OfficialAccount, now: datetime | None = None
+) -> tuple[Share, QuotaState]:
+    """Record one share of a live mini program by a whitelisted account, within its hourly limit."""
+    if not Membership.objects.filter(user=actor, organization_id=account.organization_id).exists():
+        raise Forbidden(_("Only members of the account's organization can share for it."))
+    if miniprogram.organization_id != account.organization_id:
+        raise Conflict(_("The mini program and the account belong to different organizations."))
+    link = _live_link(miniprogram, account)
+    _ensure_whitelisted(account)
+    limit = WhitelistEntry.objects.values_list("share_limit_per_hour", flat=True).get(account=account)
+    window = window_start(now)
+    floor = 0
+    for _attempt in range(2):
+        state = _consume(account_id=account.pk, limit=limit, window=window, floor=floor)
+        if not state.granted or state.slot is None:
+            raise ShareQuotaExceeded(state)
+        try:
+            with transaction.atomic():
+                share = Share.objects.create(
+                    account=account,
+                    miniprogram=miniprogram,
+                    link=link,
+                    created_by=actor,
+                    window_start=window,
+                    slot=state.slot,
+                    limit=limit,
+                )
+            return share, state
+        except IntegrityError:
+            # The slot is taken: the counter lost grants (Redis restarted, or a backend switch).
+            floor = recorded_shares(account_id=account.pk, window=window)
+    raise ShareQuotaExceeded(
+        QuotaState(
+            granted=False,
+            limit=limit,
+            used=recorded_shares(account_id=account.pk, window=window),
+            window_start=window,
+        )
+    )
+
+
+def share_quota_state(*, account: OfficialAccount, now: datetime | None = None) -> QuotaState:
+    """The account's quota now; the recorded shares are the truth whatever the backend."""
+    window = window_start(now)
+    limit = (
+        WhitelistEntry.objects.filter(account=account).values_list("share_limit_per_hour", flat=True).first()
+        or 0
+    )
+    used = recorded_shares(account_id=account.pk, window=window)
+    return QuotaState(granted=used < limit, limit=limit, used=used, window_start=window)
+
+
+def share_quotas_reset(*, now: datetime | None = None) -> QuotaResetRun:
+    """Hourly: record each closed window's usage, and zero the quotas used in earlier windows.
+
+    Set-based: its cost grows with the accounts that shared, not with all accounts. Idempotent:
+    a second run finds nothing to reset and records nothing twice. The limit never depends on it.
+    """
+    started = timezone.now()
+    window = window_start(now or started)
+    clock = time.monotonic()
+    last = QuotaResetRun.objects.order_by("-window_start").values_list("window_start", flat=True).first()
+    since = last - WINDOW if last else None
+    share_table = connection.ops.quote_name(Share._meta.db_table)
+    usage_table = connection.ops.quote_name(ShareWindowUsage._meta.db_table)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {usage_table} (account_id, window_start, used) "  # noqa: S608 - table names only
+                f"SELECT account_id, window_start, COUNT(*) FROM {share_table} "
+                "WHERE window_start < %s AND (%s IS NULL OR window_start >= %s) "
+                "GROUP BY account_id, window_start "
+                "ON CONFLICT (account_id, window_start) DO NOTHING",
+                [window, since, since],
+            )
+            recorded = max(cursor.rowcount, 0)
+        reset = ShareQuota.objects.filter(window_start__lt=window, used__gt=0).update(
+            used=0, window_start=window
+        )
+        run = QuotaResetRun.objects.create(
+            window_start=window,
+            started_at=started,
+            duration_ms=int((time.monotonic() - clock) * 1000),
+            quotas_reset=reset,
+            windows_recorded=recorded,
+        )
+    logger.info(
+        "Share quota reset for %s: %d quotas reset, %d window usages recorded", window, reset, recorded
+    )
+    return run

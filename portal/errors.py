@@ -33,8 +33,10 @@ class ApplicationError(Exception):
         code: str | None = None,
         status_code: int | None = None,
         errors: Mapping[str, list[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
+        self.headers = dict(headers) if headers else {}
         self.message = message
         if code is not None:
             self.code = code
@@ -139,6 +141,7 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
             errors=errors,
         )
     elif isinstance(exc, ApplicationError):
+        headers.update(exc.headers)
         body = problem_body(exc.status_code, detail=exc.message, code=exc.code, errors=exc.errors or None)
     elif isinstance(exc, Http404):
         body = problem_body(404, detail="Not found.")

@@ -142,6 +142,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "reset-share-quotas": {
+        "task": "miniprograms.tasks.reset_share_quotas",
+        "schedule": crontab(minute=0),
+    },
     "expire-whitelist-entries": {
         "task": "whitelist.tasks.expire_whitelist_entries",
         "schedule": crontab(minute=5, hour=0),
