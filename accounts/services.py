@@ -9,6 +9,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from miniprograms.profile import profile_forget_after_commit
+
 from .models import (
     Membership,
     MembershipRole,
@@ -181,6 +183,8 @@ def official_account_update(
     changed = [field for field, value in data.items() if getattr(account, field) != value]
     if not changed:
         return account
+    # The cached profile is keyed by platform and uid: forget it under the old identity too.
+    profile_forget_after_commit([(account.platform, account.platform_uid)])
     for field in changed:
         setattr(account, field, data[field])
     update_fields = [*changed, "updated_at"]
@@ -194,6 +198,7 @@ def official_account_update(
         account.verified_at = None
         update_fields += ["verification_status", "verified_at"]
     _save_account(account, update_fields=update_fields)
+    profile_forget_after_commit([(account.platform, account.platform_uid)])
     return account
 
 

@@ -11,6 +11,11 @@ urlpatterns = [
     path("miniprograms/<int:pk>/delist/", apis.MiniProgramDelistApi.as_view(), name="api-miniprogram-delist"),
     path("miniprograms/<int:pk>/shares/", apis.ShareCreateApi.as_view(), name="api-miniprogram-shares"),
     path("accounts/<int:pk>/quota/", apis.AccountQuotaApi.as_view(), name="api-account-quota"),
+    path(
+        "profiles/<str:platform>/<str:platform_uid>/miniprograms/",
+        apis.ProfileApi.as_view(),
+        name="api-profile-miniprograms",
+    ),
     path("profile-links/", apis.ProfileLinkListApi.as_view(), name="api-profile-links"),
     path("profile-links/<int:pk>/", apis.ProfileLinkDetailApi.as_view(), name="api-profile-link-detail"),
     path(

@@ -7,11 +7,12 @@ from django.db.models import TextChoices
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts.selectors import (
@@ -24,6 +25,7 @@ from portal.pagination import PagePagination
 
 from . import services
 from .models import MiniProgram, MiniProgramState, ProfileLink, ProfileLinkState
+from .profile import profile_section
 from .selectors import miniprogram_list_visible_to, profile_link_list_visible_to
 from .serializers import (
     IconInputSerializer,
@@ -239,3 +241,21 @@ class AccountQuotaApi(APIView):
         account = get_object_or_404(official_account_list_visible_to(user=authenticated_user(request)), pk=pk)
         state = services.share_quota_state(account=account)
         return Response(quota_data(state), headers=services.rate_limit_headers(state))
+
+
+class ProfileThrottle(AnonRateThrottle):
+    scope = "profile"
+
+
+class ProfileApi(APIView):
+    """Public: the mini programs an official account's profile shows; cached, no query on a hit."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ProfileThrottle]
+
+    def get(self, request: Request, platform: str, platform_uid: str) -> Response:
+        body = profile_section(platform=platform, platform_uid=platform_uid)
+        if body is None:
+            raise NotFound(_("The portal does not know this account."))
+        return Response(body)

@@ -153,7 +153,7 @@ def _redis_client(url: str) -> redis.Redis:
 
 def quota_backend() -> QuotaBackend:
     """Redis when configured, else the database."""
-    if settings.REDIS_URL and getattr(settings, "SHARE_QUOTA_BACKEND", "auto") != "database":
+    if settings.REDIS_URL and settings.SHARE_QUOTA_BACKEND != "database":
         return RedisQuota(_redis_client(settings.REDIS_URL))
     return DatabaseQuota()
 

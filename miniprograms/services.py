@@ -35,6 +35,7 @@ from .models import (
     ShareWindowUsage,
     icon_path,
 )
+from .profile import profile_forget_accounts
 from .quota import WINDOW, DatabaseQuota, QuotaState, quota_backend, recorded_shares, window_start
 
 logger = logging.getLogger(__name__)
@@ -133,7 +134,16 @@ def miniprogram_update(*, actor: User, miniprogram: MiniProgram, data: Mapping[s
     for field in changed:
         setattr(miniprogram, field, data[field])
     _save_miniprogram(miniprogram, update_fields=[*changed, "updated_at"])
+    _forget_profiles_showing(miniprogram)
     return miniprogram
+
+
+def _forget_profiles_showing(miniprogram: MiniProgram) -> None:
+    profile_forget_accounts(
+        ProfileLink.objects.filter(miniprogram=miniprogram, state__in=OPEN_LINK_STATES).values_list(
+            "account_id", flat=True
+        )
+    )
 
 
 @transaction.atomic
@@ -155,6 +165,7 @@ def miniprogram_set_icon(*, actor: User, miniprogram: MiniProgram, uploaded: Upl
     storage = miniprogram.icon.storage
     miniprogram.icon.save(icon_path(miniprogram, uploaded.name or ""), uploaded, save=False)
     miniprogram.save(update_fields=["icon", "updated_at"])
+    _forget_profiles_showing(miniprogram)
     if previous:
         # The old file goes only once the new name is committed, so a rollback keeps a working icon.
         transaction.on_commit(lambda: storage.delete(previous))
@@ -167,6 +178,7 @@ def miniprogram_delist(*, actor: User, miniprogram: MiniProgram, reason: str = "
     ensure_can_manage_organization(user=actor, organization=miniprogram.organization)
     miniprogram = MiniProgram.objects.select_for_update().get(pk=miniprogram.pk)
     _ensure_active(miniprogram, _("delist"))
+    _forget_profiles_showing(miniprogram)
     miniprogram.state = MiniProgramState.DELISTED
     miniprogram.save(update_fields=["state", "updated_at"])
     reason = (reason or "").strip() or _("The mini program was delisted.")
@@ -295,6 +307,7 @@ def _transition(
     for name, value in changes.items():
         setattr(link, name, value)
     _record(link, actor=actor, from_state=from_state, reason=reason)
+    profile_forget_accounts([link.account_id])
     return link
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership, MembershipRole, OfficialAccount, User
 from accounts.permissions import ensure_staff
+from miniprograms.profile import profile_forget_accounts
 from portal.errors import Conflict, Forbidden
 
 from .constants import Criterion, Recommendation, UserService
@@ -425,6 +426,7 @@ def _entry_event(
         reason=reason,
         details=details or {},
     )
+    profile_forget_accounts([entry.account_id])
     _notify_entry_event_after_commit([event])
 
 
@@ -592,6 +594,9 @@ def whitelist_entries_expire(*, now: datetime | None = None) -> int:
     events = WhitelistEntryEvent.objects.bulk_create(
         WhitelistEntryEvent(entry_id=pk, action="expire", from_state=state, to_state=EntryState.EXPIRED)
         for pk, state in due
+    )
+    profile_forget_accounts(
+        WhitelistEntry.objects.filter(pk__in=[pk for pk, _ in due]).values_list("account_id", flat=True)
     )
     _notify_entry_event_after_commit(events)
     return len(due)

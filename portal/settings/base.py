@@ -113,6 +113,7 @@ STORAGES = {
 
 # Redis, when configured, is the Celery broker, the cache and (later) the share quota store.
 REDIS_URL: str = env("REDIS_URL", default="")
+SHARE_QUOTA_BACKEND: str = env("SHARE_QUOTA_BACKEND", default="auto")
 
 if REDIS_URL:
     CACHES = {
@@ -177,6 +178,7 @@ REST_FRAMEWORK = {
         "anon": "600/minute",
         "user": "6000/minute",
         "whitelist_lookup": env("WHITELIST_LOOKUP_RATE", default="120/minute"),
+        "profile": env("PROFILE_RATE", default="6000/minute"),
     },
 }
 

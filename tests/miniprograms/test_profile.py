@@ -1,0 +1,160 @@
+"""The public profile endpoint: what it shows, its query budget, and the cache forgotten on every change."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.services import official_account_update
+from miniprograms import services
+from whitelist import services as whitelist_services
+from whitelist.models import WhitelistEntry
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def live_link(pending_link, staff, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        return services.profile_link_approve(actor=staff, link=pending_link)
+
+
+def profile(account):
+    response = APIClient().get(f"/api/v1/profiles/{account.platform}/{account.platform_uid}/miniprograms/")
+    return response
+
+
+@pytest.mark.django_db
+def test_profile__live_link__shows_the_mini_program(live_link):
+    response = profile(live_link.account)
+    assert response.status_code == 200
+    assert response.json() == {
+        "whitelisted": True,
+        "miniprograms": [
+            {
+                "app_id": "2021000000000001",
+                "name": "Burger Order",
+                "description": "Order burgers ahead.",
+                "category": "business",
+                "capabilities": ["payment", "card"],
+                "icon_url": None,
+            }
+        ],
+    }
+
+
+@pytest.mark.django_db
+def test_profile__pending_link_only__shows_nothing(pending_link):
+    assert profile(pending_link.account).json() == {"whitelisted": True, "miniprograms": []}
+
+
+@pytest.mark.django_db
+def test_profile__account_not_whitelisted__is_false_and_empty(account):
+    assert profile(account).json() == {"whitelisted": False, "miniprograms": []}
+
+
+@pytest.mark.django_db
+def test_profile__unknown_account__is_404_problem():
+    response = APIClient().get("/api/v1/profiles/weibo/0000/miniprograms/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/problem+json")
+
+
+@pytest.mark.django_db
+def test_profile__several_links__in_position_order(merchant, staff, listed_account, make_miniprogram):
+    for number in range(3):
+        miniprogram = make_miniprogram(f"20210000000001{number}0", name=f"Program {number}")
+        link = services.profile_link_request(actor=merchant, miniprogram=miniprogram, account=listed_account)
+        services.profile_link_approve(actor=staff, link=link)
+    names = [item["name"] for item in profile(listed_account).json()["miniprograms"]]
+    assert names == ["Program 0", "Program 1", "Program 2"]
+
+
+@pytest.mark.django_db
+def test_profile__miss_costs_at_most_3_queries_and_hit_none(
+    live_link, django_assert_max_num_queries, django_assert_num_queries
+):
+    with django_assert_max_num_queries(3):
+        assert profile(live_link.account).status_code == 200
+    with django_assert_num_queries(0):
+        assert profile(live_link.account).json()["miniprograms"]
+
+
+# Every change that alters the profile forgets the cached copy
+
+
+@pytest.mark.django_db
+def test_cache__link_approved__appears(merchant, staff, pending_link, django_capture_on_commit_callbacks):
+    assert profile(pending_link.account).json()["miniprograms"] == []
+    with django_capture_on_commit_callbacks(execute=True):
+        services.profile_link_approve(actor=staff, link=pending_link)
+    assert len(profile(pending_link.account).json()["miniprograms"]) == 1
+
+
+@pytest.mark.django_db
+def test_cache__link_unlinked__disappears(merchant, live_link, django_capture_on_commit_callbacks):
+    assert profile(live_link.account).json()["miniprograms"]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.profile_link_unlink(actor=merchant, link=live_link)
+    assert profile(live_link.account).json()["miniprograms"] == []
+
+
+@pytest.mark.django_db
+def test_cache__miniprogram_renamed__shows_new_name(merchant, live_link, django_capture_on_commit_callbacks):
+    profile(live_link.account)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.miniprogram_update(
+            actor=merchant, miniprogram=live_link.miniprogram, data={"name": "Renamed"}
+        )
+    assert profile(live_link.account).json()["miniprograms"][0]["name"] == "Renamed"
+
+
+@pytest.mark.django_db
+def test_cache__miniprogram_delisted__disappears(merchant, live_link, django_capture_on_commit_callbacks):
+    profile(live_link.account)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.miniprogram_delist(actor=merchant, miniprogram=live_link.miniprogram)
+    assert profile(live_link.account).json()["miniprograms"] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action", ["suspend", "revoke"])
+def test_cache__entry_suspended_or_revoked__off_the_profile_at_once(
+    staff, live_link, action, django_capture_on_commit_callbacks
+):
+    profile(live_link.account)
+    entry = WhitelistEntry.objects.get(account=live_link.account)
+    with django_capture_on_commit_callbacks(execute=True):
+        getattr(whitelist_services, f"whitelist_entry_{action}")(actor=staff, entry=entry, reason="Spam")
+    assert profile(live_link.account).json() == {"whitelisted": False, "miniprograms": []}
+
+
+@pytest.mark.django_db
+def test_cache__entry_expired_by_the_job__off_the_profile(live_link, django_capture_on_commit_callbacks):
+    profile(live_link.account)
+    WhitelistEntry.objects.filter(account=live_link.account).update(
+        valid_from=timezone.now() - timedelta(days=400), valid_until=timezone.now() - timedelta(seconds=1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        whitelist_services.whitelist_entries_expire()
+    assert profile(live_link.account).json()["whitelisted"] is False
+
+
+@pytest.mark.django_db
+def test_cache__account_uid_changed__old_uid_unknown_new_uid_served(
+    merchant, live_link, django_capture_on_commit_callbacks
+):
+    account = live_link.account
+    old_uid = account.platform_uid
+    profile(account)
+    with django_capture_on_commit_callbacks(execute=True):
+        official_account_update(actor=merchant, account=account, data={"platform_uid": "7199999999"})
+    assert APIClient().get(f"/api/v1/profiles/weibo/{old_uid}/miniprograms/").status_code == 404
+    assert APIClient().get("/api/v1/profiles/weibo/7199999999/miniprograms/").status_code == 200
