@@ -220,8 +220,14 @@ class ShareCreateApi(APIView):
             data=request.data, accounts=official_account_list_visible_to(user=user)
         )
         serializer.is_valid(raise_exception=True)
-        share, state = services.share_record(
-            actor=user, miniprogram=miniprogram, account=serializer.validated_data["account"]
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 255:
+            raise ValidationError({"Idempotency-Key": [_("At most 255 characters.")]})
+        share, state, replayed = services.share_record(
+            actor=user,
+            miniprogram=miniprogram,
+            account=serializer.validated_data["account"],
+            idempotency_key=key,
         )
         quota = quota_data(state)
         body = {
@@ -231,7 +237,11 @@ class ShareCreateApi(APIView):
             "created_at": share.created_at,
             "quota": {key: quota[key] for key in ("limit", "used", "remaining", "resets_at")},
         }
-        return Response(body, status=status.HTTP_201_CREATED, headers=services.rate_limit_headers(state))
+        current = services.share_quota_state(account=share.account) if replayed else state
+        headers = services.rate_limit_headers(current)
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(body, status=status.HTTP_201_CREATED, headers=headers)
 
 
 class AccountQuotaApi(APIView):

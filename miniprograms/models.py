@@ -186,6 +186,8 @@ class Share(models.Model):
     window_start = models.DateTimeField(_("window start"))
     slot = models.PositiveIntegerField(_("slot in the window"))
     limit = models.PositiveIntegerField(_("limit when granted"))
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255, blank=True)
+    request_fingerprint = models.CharField(_("request fingerprint"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -196,6 +198,11 @@ class Share(models.Model):
             models.UniqueConstraint(fields=["account", "window_start", "slot"], name="mp_share_one_per_slot"),
             models.CheckConstraint(
                 condition=Q(slot__gte=1) & Q(slot__lte=models.F("limit")), name="mp_share_slot_within_limit"
+            ),
+            models.UniqueConstraint(
+                fields=["account", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="mp_share_idempotency_key_unique",
             ),
         ]
         indexes = [models.Index(fields=["window_start", "account"], name="mp_share_window_account_idx")]

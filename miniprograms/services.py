@@ -1,9 +1,10 @@
 """Every write of mini programs and their profile links, with the links' transitions and history."""
 
+import hashlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -432,15 +433,61 @@ def _consume(*, account_id: int, limit: int, window: datetime, floor: int = 0) -
         )
 
 
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+class IdempotencyKeyReused(ApplicationError):
+    status_code = 422
+    code = "idempotency-key-reused"
+
+
+def share_fingerprint(*, miniprogram_id: int, account_id: int) -> str:
+    return hashlib.sha256(f"share:{miniprogram_id}:{account_id}".encode()).hexdigest()
+
+
+def _replay(*, account: OfficialAccount, key: str, fingerprint: str) -> Share | None:
+    """The share an earlier request with this key recorded in the last 24 hours, if any."""
+    if not key:
+        return None
+    earlier = Share.objects.filter(
+        account=account, idempotency_key=key, created_at__gte=timezone.now() - IDEMPOTENCY_WINDOW
+    ).first()
+    if earlier is not None and earlier.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            _("This Idempotency-Key was already used for a different request."),
+            errors={"Idempotency-Key": [_("Use a new key for a new request.")]},
+        )
+    return earlier
+
+
+def share_state_when_granted(share: Share) -> QuotaState:
+    return QuotaState(
+        granted=True, limit=share.limit, used=share.slot, window_start=share.window_start, slot=share.slot
+    )
+
+
 @transaction.atomic
 def share_record(
-    *, actor: User, miniprogram: MiniProgram, account: OfficialAccount, now: datetime | None = None
-) -> tuple[Share, QuotaState]:
-    """Record one share of a live mini program by a whitelisted account, within its hourly limit."""
+    *,
+    actor: User,
+    miniprogram: MiniProgram,
+    account: OfficialAccount,
+    now: datetime | None = None,
+    idempotency_key: str = "",
+) -> tuple[Share, QuotaState, bool]:
+    """Record one share of a live mini program by a whitelisted account, within its hourly limit.
+
+    Returns the share, the quota state and whether it is a replay of an earlier request with the
+    same Idempotency-Key (which uses no quota).
+    """
     if not Membership.objects.filter(user=actor, organization_id=account.organization_id).exists():
         raise Forbidden(_("Only members of the account's organization can share for it."))
     if miniprogram.organization_id != account.organization_id:
         raise Conflict(_("The mini program and the account belong to different organizations."))
+    fingerprint = share_fingerprint(miniprogram_id=miniprogram.pk, account_id=account.pk)
+    earlier = _replay(account=account, key=idempotency_key, fingerprint=fingerprint)
+    if earlier is not None:
+        return earlier, share_state_when_granted(earlier), True
     link = _live_link(miniprogram, account)
     _ensure_whitelisted(account)
     limit = WhitelistEntry.objects.values_list("share_limit_per_hour", flat=True).get(account=account)
@@ -460,9 +507,16 @@ def share_record(
                     window_start=window,
                     slot=state.slot,
                     limit=limit,
+                    idempotency_key=idempotency_key,
+                    request_fingerprint=fingerprint if idempotency_key else "",
                 )
-            return share, state
+            return share, state, False
         except IntegrityError:
+            earlier = _replay(account=account, key=idempotency_key, fingerprint=fingerprint)
+            if earlier is not None:
+                # A concurrent retry with the same key won; give back its share and keep no quota.
+                transaction.set_rollback(True)
+                return earlier, share_state_when_granted(earlier), True
             # The slot is taken: the counter lost grants (Redis restarted, or a backend switch).
             floor = recorded_shares(account_id=account.pk, window=window)
     raise ShareQuotaExceeded(

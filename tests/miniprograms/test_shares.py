@@ -51,7 +51,10 @@ def set_limit(staff, account, limit: int) -> None:
 
 
 def share(merchant, link, now=None):
-    return services.share_record(actor=merchant, miniprogram=link.miniprogram, account=link.account, now=now)
+    share, state, _replayed = services.share_record(
+        actor=merchant, miniprogram=link.miniprogram, account=link.account, now=now
+    )
+    return share, state
 
 
 # The API contract
@@ -287,3 +290,65 @@ def test_redis_quota__consume_past_limit__refused_and_rejects_use_nothing(listed
     assert granted == [True, True, False, False]
     assert quota.used(account_id=listed_account.pk, window=window) == 2
     assert quota.consume(account_id=listed_account.pk, limit=5, window=window, floor=4).slot == 5
+
+
+# Idempotency-Key
+
+
+@pytest.mark.django_db
+def test_idempotency_key__retry__returns_first_response_without_using_quota(
+    merchant_client, live_link, backend
+):
+    url = f"/api/v1/miniprograms/{live_link.miniprogram_id}/shares/"
+    first = merchant_client.post(
+        url, {"account": live_link.account_id}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    retry = merchant_client.post(
+        url, {"account": live_link.account_id}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json()
+    assert retry["Idempotent-Replayed"] == "true"
+    assert Share.objects.count() == 1
+    # A new key is a new share, refused because the hour's one share is used.
+    assert (
+        merchant_client.post(
+            url, {"account": live_link.account_id}, format="json", HTTP_IDEMPOTENCY_KEY="k-2"
+        ).status_code
+        == 429
+    )
+
+
+@pytest.mark.django_db
+def test_idempotency_key__same_key_other_request__is_422(
+    merchant, staff, merchant_client, live_link, make_miniprogram
+):
+    other = make_miniprogram("2021000000000777", name="Second")
+    other_link = services.profile_link_request(actor=merchant, miniprogram=other, account=live_link.account)
+    services.profile_link_approve(actor=staff, link=other_link)
+    url = f"/api/v1/miniprograms/{live_link.miniprogram_id}/shares/"
+    merchant_client.post(url, {"account": live_link.account_id}, format="json", HTTP_IDEMPOTENCY_KEY="same")
+    response = merchant_client.post(
+        f"/api/v1/miniprograms/{other.pk}/shares/",
+        {"account": live_link.account_id},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="same",
+    )
+    assert response.status_code == 422
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert Share.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_idempotency_key__older_than_24_hours__is_a_new_request(merchant, live_link, database_backend):
+    first, _state, _ = services.share_record(
+        actor=merchant, miniprogram=live_link.miniprogram, account=live_link.account, idempotency_key="old"
+    )
+    Share.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    with pytest.raises(services.ShareQuotaExceeded):
+        services.share_record(
+            actor=merchant,
+            miniprogram=live_link.miniprogram,
+            account=live_link.account,
+            idempotency_key="old",
+        )
