@@ -16,7 +16,15 @@ from portal.auth import authenticated_user
 from portal.errors import ApplicationError
 
 from . import services
-from .models import MiniProgram, ProfileLink, ProfileLinkEvent
+from .models import (
+    MiniProgram,
+    ProfileLink,
+    ProfileLinkEvent,
+    QuotaResetRun,
+    Share,
+    ShareQuota,
+    ShareWindowUsage,
+)
 
 
 class ReasonForm(forms.Form):
@@ -193,3 +201,54 @@ class ProfileLinkAdmin(admin.ModelAdmin):
                 actor=actor, link=link, reason=reason
             ),
         )
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by the share service and the reset job: staff read them, never edit them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Share)
+class ShareAdmin(_ReadOnlyAdmin):
+    list_display = ["created_at", "account", "miniprogram", "created_by", "slot", "limit", "window_start"]
+    list_filter = ["miniprogram__category", "account__kind"]
+    list_select_related = ["account", "miniprogram", "created_by"]
+    search_fields = [
+        "=account__platform_uid",
+        "account__screen_name",
+        "=miniprogram__app_id",
+        "miniprogram__name",
+    ]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(ShareQuota)
+class ShareQuotaAdmin(_ReadOnlyAdmin):
+    list_display = ["account", "used", "window_start"]
+    list_select_related = ["account"]
+    search_fields = ["=account__platform_uid", "account__screen_name"]
+    show_full_result_count = False
+
+
+@admin.register(ShareWindowUsage)
+class ShareWindowUsageAdmin(_ReadOnlyAdmin):
+    list_display = ["window_start", "account", "used"]
+    list_select_related = ["account"]
+    search_fields = ["=account__platform_uid", "account__screen_name"]
+    date_hierarchy = "window_start"
+    show_full_result_count = False
+
+
+@admin.register(QuotaResetRun)
+class QuotaResetRunAdmin(_ReadOnlyAdmin):
+    list_display = ["started_at", "window_start", "quotas_reset", "windows_recorded", "duration_ms"]
+    date_hierarchy = "started_at"
