@@ -26,6 +26,8 @@ from accounts.services import (
     user_register,
 )
 from accounts.validators import credit_code_check_character
+from miniprograms.models import MiniProgram
+from miniprograms.services import miniprogram_create, profile_link_approve, profile_link_request
 from whitelist.models import WhitelistApplication
 from whitelist.services import application_approve, application_create, application_submit
 
@@ -167,6 +169,21 @@ DEMO_APPLICATIONS = (
 )
 
 
+# (app id, name, category, capabilities, account uid, approve the profile link)
+DEMO_MINIPROGRAMS = (
+    ("2021004100000001", "Golden Arches Order", "business", ["payment", "card"], "5501150801", True),
+    ("2021004100000002", "Golden Arches Rewards", "life_service", ["card", "content"], "5501150801", False),
+    (
+        "2021003300000001",
+        "Hangzhou Citizen Services",
+        "life_service",
+        ["search", "content"],
+        "2803301701",
+        True,
+    ),
+)
+
+
 class Command(BaseCommand):
     help = (
         "Create a demo staff user, two demo merchants and their official accounts. "
@@ -181,6 +198,7 @@ class Command(BaseCommand):
                 for merchant in DEMO_MERCHANTS:
                     self._merchant(merchant, staff=staff, created=created)
                 self._whitelist(staff=staff, created=created)
+                self._miniprograms(staff=staff, created=created)
         except ValidationError as exc:
             raise CommandError(f"The demo data is not valid: {exc}") from exc
 
@@ -274,6 +292,29 @@ class Command(BaseCommand):
                     actor=staff, application=application, message="Welcome to the programme."
                 )
             created.append(f"whitelist application for {account.screen_name!r} ({application.state})")
+
+    def _miniprograms(self, *, staff: User, created: list[str]) -> None:
+        """A live mini program on a whitelisted demo account, ready to share, and one awaiting review."""
+        for app_id, name, category, capabilities, uid, approve in DEMO_MINIPROGRAMS:
+            if MiniProgram.objects.filter(app_id=app_id).exists():
+                continue
+            account = OfficialAccount.objects.get(platform=Platform.WEIBO, platform_uid=uid)
+            owner = User.objects.get(
+                memberships__organization_id=account.organization_id, memberships__role=MembershipRole.OWNER
+            )
+            miniprogram = miniprogram_create(
+                actor=owner,
+                organization=account.organization,
+                app_id=app_id,
+                name=name,
+                category=category,
+                description=f"{name}, built and run by our own team.",
+                capabilities=capabilities,
+            )
+            link = profile_link_request(actor=owner, miniprogram=miniprogram, account=account)
+            if approve:
+                link = profile_link_approve(actor=staff, link=link, reason="Demo link.")
+            created.append(f"mini program {name!r} on {account.screen_name!r} ({link.state})")
 
     @staticmethod
     def _vertical(code: str) -> Vertical:
