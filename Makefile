@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck smoke install worker beat gunicorn clean bench-import
+.PHONY: run test lint typecheck smoke install worker beat gunicorn clean bench-import bench-throttle
 
 $(VENV)/.runtime-installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,3 +56,16 @@ ROWS ?= 200000
 
 bench-import: $(VENV)/.runtime-installed
 	$(PY) benchmarks/import_accounts.py --rows $(ROWS) $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL),)
+
+# Share limit: DRF's ScopedRateThrottle against the project's Redis and database quota backends,
+# ATTEMPTS concurrent attempts on each of ACCOUNTS fresh accounts. Needs REDIS_URL (database 12 is
+# used) and BENCH_DATABASE_URL naming a local PostgreSQL server, on which the script creates and
+# drops its own scratch database portal_throttle_bench.
+ACCOUNTS ?= 20
+ATTEMPTS ?= 64
+
+bench-throttle: $(VENV)/.runtime-installed
+	@test -n "$(BENCH_DATABASE_URL)" || { echo "bench-throttle needs BENCH_DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/postgres" >&2; exit 2; }
+	@test -n "$(REDIS_URL)" || { echo "bench-throttle needs REDIS_URL, e.g. redis://127.0.0.1:6379/12" >&2; exit 2; }
+	DATABASE_URL='$(BENCH_DATABASE_URL)' REDIS_URL='$(REDIS_URL)' \
+		$(PY) benchmarks/throttle_comparison.py --accounts $(ACCOUNTS) --attempts $(ATTEMPTS)

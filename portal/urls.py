@@ -18,5 +18,6 @@ urlpatterns = [
     path("api/v1/", include("miniprograms.api_urls")),
     path("", include("accounts.auth_urls")),
     path("", include("whitelist.urls")),
+    path("", include("miniprograms.urls")),
     path("", include("accounts.urls")),
 ]
