@@ -352,3 +352,19 @@ def test_idempotency_key__older_than_24_hours__is_a_new_request(merchant, live_l
             account=live_link.account,
             idempotency_key="old",
         )
+
+
+@pytest.mark.django_db
+def test_reset__late__does_not_reopen_the_current_window(merchant, live_link, database_backend):
+    # Given a share in the previous hour and one early in this hour, before the reset ran
+    hour = window_start()
+    share(merchant, live_link, now=hour - timedelta(minutes=30))
+    share(merchant, live_link, now=hour + timedelta(minutes=5))
+    # When the reset for this hour runs late, at 25 past
+    run = services.share_quotas_reset(now=hour + timedelta(minutes=25))
+    # Then this hour's share still counts: the next attempt in the hour is refused
+    assert run.quotas_reset == 0
+    assert ShareWindowUsage.objects.get(window_start=hour - timedelta(hours=1)).used == 1
+    with pytest.raises(services.ShareQuotaExceeded):
+        share(merchant, live_link, now=hour + timedelta(minutes=30))
+    assert Share.objects.filter(window_start=hour).count() == 1
