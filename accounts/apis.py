@@ -14,7 +14,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from portal.auth import authenticated_user
-from portal.pagination import PagePagination
+from portal.pagination import paginated_response
 
 from .models import Vertical
 from .selectors import (
@@ -82,9 +82,7 @@ class OfficialAccountListApi(APIView):
             verification_status=request.query_params.get("verification_status", ""),
             vertical=request.query_params.get("vertical", ""),
         )
-        paginator = PagePagination()
-        page = paginator.paginate_queryset(accounts, request, view=self)
-        return paginator.get_paginated_response(OfficialAccountOutputSerializer(page, many=True).data)
+        return paginated_response(self, request, accounts, OfficialAccountOutputSerializer)
 
     def post(self, request: Request) -> Response:
         user = authenticated_user(request)

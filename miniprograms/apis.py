@@ -1,7 +1,6 @@
 """REST API of mini programs and their profile links."""
 
 from collections.abc import Callable
-from typing import Any
 
 from django.db.models import TextChoices
 from django.shortcuts import get_object_or_404
@@ -21,7 +20,7 @@ from accounts.selectors import (
     organization_list_for,
 )
 from portal.auth import authenticated_user
-from portal.pagination import PagePagination
+from portal.pagination import paginated_response
 
 from . import services
 from .models import MiniProgram, MiniProgramState, ProfileLink, ProfileLinkState
@@ -38,12 +37,6 @@ from .serializers import (
     ShareInputSerializer,
     quota_data,
 )
-
-
-def _paginated(view: APIView, request: Request, queryset: Any, serializer: Callable[..., Any]) -> Response:
-    paginator = PagePagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer(page, many=True).data)
 
 
 def _choice_param(request: Request, name: str, choices: type[TextChoices]) -> str:
@@ -79,7 +72,7 @@ class MiniProgramListApi(APIView):
             state=_choice_param(request, "state", MiniProgramState),
             account_id=_id_param(request, "account"),
         )
-        return _paginated(self, request, miniprograms, MiniProgramOutputSerializer)
+        return paginated_response(self, request, miniprograms, MiniProgramOutputSerializer)
 
     def post(self, request: Request) -> Response:
         user = authenticated_user(request)
@@ -155,7 +148,7 @@ class ProfileLinkListApi(APIView):
             account_id=_id_param(request, "account"),
             miniprogram_id=_id_param(request, "miniprogram"),
         )
-        return _paginated(self, request, links, ProfileLinkOutputSerializer)
+        return paginated_response(self, request, links, ProfileLinkOutputSerializer)
 
     def post(self, request: Request) -> Response:
         user = authenticated_user(request)

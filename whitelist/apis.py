@@ -20,7 +20,7 @@ from accounts.permissions import can_manage_organization
 from accounts.selectors import official_account_list_visible_to
 from portal.auth import authenticated_user
 from portal.errors import Forbidden
-from portal.pagination import PagePagination
+from portal.pagination import paginated_response
 
 from . import services
 from .models import ApplicationAttachment, EntryState, WhitelistApplication, WhitelistEntry
@@ -50,12 +50,6 @@ def _application(request: Request, pk: int) -> WhitelistApplication:
     return get_object_or_404(application_list_visible_to(user=authenticated_user(request)), pk=pk)
 
 
-def _paginated(view: APIView, request: Request, queryset: Any, serializer: Callable[..., Any]) -> Response:
-    paginator = PagePagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer(page, many=True).data)
-
-
 class ApplicationListApi(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -63,7 +57,7 @@ class ApplicationListApi(APIView):
         applications = application_list_visible_to(
             user=authenticated_user(request), state=request.query_params.get("state", "")
         )
-        return _paginated(self, request, applications, ApplicationOutputSerializer)
+        return paginated_response(self, request, applications, ApplicationOutputSerializer)
 
     def post(self, request: Request) -> Response:
         user = authenticated_user(request)
@@ -162,10 +156,9 @@ class ApplicationEventsApi(APIView):
         user = authenticated_user(request)
         application = _application(request, pk)
         events = application_events_visible_to(user=user, application=application)
-        paginator = PagePagination()
-        page = paginator.paginate_queryset(events, request, view=self)
-        data = EventOutputSerializer(page, many=True, context={"show_staff_names": user.is_staff}).data
-        return paginator.get_paginated_response(data)
+        return paginated_response(
+            self, request, events, EventOutputSerializer, context={"show_staff_names": user.is_staff}
+        )
 
 
 class ApplicationEvaluateApi(APIView):
@@ -194,7 +187,7 @@ class EntryListApi(APIView):
         entries = whitelist_entry_list_visible_to(
             user=authenticated_user(request), account_id=int(account) if account else None
         )
-        return _paginated(self, request, entries, EntryOutputSerializer)
+        return paginated_response(self, request, entries, EntryOutputSerializer)
 
 
 class EntryDetailApi(APIView):
