@@ -1,19 +1,13 @@
 """Staff screens: mini programs, and the review of profile links with reasons."""
 
-from collections.abc import Callable
 from typing import Any
 
-from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from portal.auth import authenticated_user
-from portal.errors import ApplicationError
+from portal.admin import OptionalReasonForm, ReasonForm, action_with_form
 
 from . import services
 from .models import (
@@ -25,55 +19,6 @@ from .models import (
     ShareQuota,
     ShareWindowUsage,
 )
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), max_length=5000)
-
-
-class OptionalReasonForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), max_length=5000, required=False
-    )
-
-
-def _error_text(error: ApplicationError | ValidationError) -> str:
-    return error.message if isinstance(error, ApplicationError) else " ".join(error.messages)
-
-
-def _with_reason(
-    model_admin: admin.ModelAdmin,
-    request: HttpRequest,
-    queryset: QuerySet[Any],
-    *,
-    action: str,
-    title: str,
-    form_class: type[forms.Form],
-    apply: Callable[..., Any],
-) -> HttpResponse | None:
-    """Ask for a reason on an intermediate page, then apply the service to each selected row."""
-    form = form_class(request.POST if "apply" in request.POST else None)
-    if "apply" in request.POST and form.is_valid():
-        actor = authenticated_user(request)
-        done = 0
-        for obj in queryset:
-            try:
-                apply(actor, obj, form.cleaned_data["reason"])
-                done += 1
-            except (ApplicationError, ValidationError) as error:
-                model_admin.message_user(request, f"{obj}: {_error_text(error)}", messages.WARNING)
-        model_admin.message_user(request, _("%(count)d done.") % {"count": done}, messages.SUCCESS)
-        return None
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": title,
-        "form": form,
-        "queryset": queryset,
-        "action": action,
-        "opts": model_admin.model._meta,
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, "admin/whitelist/bulk_decision.html", context)
 
 
 @admin.register(MiniProgram)
@@ -107,15 +52,15 @@ class MiniProgramAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Delist selected mini programs"), permissions=["change"])
     def delist(self, request: HttpRequest, queryset: QuerySet[MiniProgram]) -> HttpResponse | None:
-        return _with_reason(
+        return action_with_form(
             self,
             request,
             queryset,
             action="delist",
             title=str(_("Delist")),
             form_class=ReasonForm,
-            apply=lambda actor, miniprogram, reason: services.miniprogram_delist(
-                actor=actor, miniprogram=miniprogram, reason=reason
+            apply=lambda actor, miniprogram, data: services.miniprogram_delist(
+                actor=actor, miniprogram=miniprogram, reason=data["reason"]
             ),
         )
 
@@ -162,43 +107,43 @@ class ProfileLinkAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Approve selected links"), permissions=["change"])
     def approve(self, request: HttpRequest, queryset: QuerySet[ProfileLink]) -> HttpResponse | None:
-        return _with_reason(
+        return action_with_form(
             self,
             request,
             queryset,
             action="approve",
             title=str(_("Approve")),
             form_class=OptionalReasonForm,
-            apply=lambda actor, link, reason: services.profile_link_approve(
-                actor=actor, link=link, reason=reason
+            apply=lambda actor, link, data: services.profile_link_approve(
+                actor=actor, link=link, reason=data["reason"]
             ),
         )
 
     @admin.action(description=_("Reject selected links"), permissions=["change"])
     def reject(self, request: HttpRequest, queryset: QuerySet[ProfileLink]) -> HttpResponse | None:
-        return _with_reason(
+        return action_with_form(
             self,
             request,
             queryset,
             action="reject",
             title=str(_("Reject")),
             form_class=ReasonForm,
-            apply=lambda actor, link, reason: services.profile_link_reject(
-                actor=actor, link=link, reason=reason
+            apply=lambda actor, link, data: services.profile_link_reject(
+                actor=actor, link=link, reason=data["reason"]
             ),
         )
 
     @admin.action(description=_("Unlink selected links"), permissions=["change"])
     def unlink(self, request: HttpRequest, queryset: QuerySet[ProfileLink]) -> HttpResponse | None:
-        return _with_reason(
+        return action_with_form(
             self,
             request,
             queryset,
             action="unlink",
             title=str(_("Unlink")),
             form_class=ReasonForm,
-            apply=lambda actor, link, reason: services.profile_link_unlink(
-                actor=actor, link=link, reason=reason
+            apply=lambda actor, link, data: services.profile_link_unlink(
+                actor=actor, link=link, reason=data["reason"]
             ),
         )
 

@@ -1,12 +1,10 @@
 """Staff screens: the review queue, decisions with reasons, policies, reason codes and entries."""
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -17,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from portal.admin import ReasonForm, action_with_form, service_error_text
 from portal.auth import authenticated_user
 from portal.errors import ApplicationError
 
@@ -46,18 +45,6 @@ class DecisionForm(forms.Form):
     visible_to_applicant = forms.BooleanField(
         required=False, initial=False, label=_("Show this note to the applicant")
     )
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), max_length=5000)
-
-
-def _service_error_text(error: Exception) -> str:
-    if isinstance(error, ApplicationError):
-        return error.message
-    if isinstance(error, ValidationError):
-        return " ".join(error.messages)
-    raise error
 
 
 class RecommendationFilter(admin.SimpleListFilter):
@@ -295,7 +282,7 @@ class WhitelistApplicationAdmin(admin.ModelAdmin):
             try:
                 self._decide(request, application, decision, form.cleaned_data)
             except (ApplicationError, ValidationError) as error:
-                form.add_error(None, _service_error_text(error))
+                form.add_error(None, service_error_text(error))
             else:
                 self.message_user(request, _("Done: %(decision)s.") % {"decision": self.DECISIONS[decision]})
                 return HttpResponseRedirect(reverse("admin:whitelist_whitelistapplication_change", args=[pk]))
@@ -317,49 +304,18 @@ class WhitelistApplicationAdmin(admin.ModelAdmin):
 
     # Bulk decisions with one reason
 
-    def _bulk(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[WhitelistApplication],
-        decision: str,
-        apply: Callable[..., Any],
-    ) -> HttpResponse | None:
-        form = DecisionForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            done, failed = 0, []
-            for application in queryset:
-                try:
-                    apply(application, form.cleaned_data)
-                    done += 1
-                except (ApplicationError, ValidationError) as error:
-                    failed.append(f"#{application.pk}: {_service_error_text(error)}")
-            self.message_user(
-                request, _("%(count)d application(s) done.") % {"count": done}, messages.SUCCESS
-            )
-            for line in failed:
-                self.message_user(request, line, messages.WARNING)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": self.DECISIONS[decision],
-            "form": form,
-            "queryset": queryset,
-            "action": f"bulk_{decision}",
-            "opts": self.model._meta,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/whitelist/bulk_decision.html", context)
-
     @admin.action(description=_("Approve selected applications"), permissions=["change"])
     def bulk_approve(
         self, request: HttpRequest, queryset: QuerySet[WhitelistApplication]
     ) -> HttpResponse | None:
-        actor = authenticated_user(request)
-        return self._bulk(
+        return action_with_form(
+            self,
             request,
             queryset,
-            "approve",
-            lambda application, data: services.application_approve(
+            action="bulk_approve",
+            title=str(self.DECISIONS["approve"]),
+            form_class=DecisionForm,
+            apply=lambda actor, application, data: services.application_approve(
                 actor=actor, application=application, message=data["message"]
             ),
         )
@@ -368,12 +324,14 @@ class WhitelistApplicationAdmin(admin.ModelAdmin):
     def bulk_reject(
         self, request: HttpRequest, queryset: QuerySet[WhitelistApplication]
     ) -> HttpResponse | None:
-        actor = authenticated_user(request)
-        return self._bulk(
+        return action_with_form(
+            self,
             request,
             queryset,
-            "reject",
-            lambda application, data: services.application_reject(
+            action="bulk_reject",
+            title=str(self.DECISIONS["reject"]),
+            form_class=DecisionForm,
+            apply=lambda actor, application, data: services.application_reject(
                 actor=actor, application=application, reason_code=data["reason_code"], message=data["message"]
             ),
         )
@@ -529,53 +487,46 @@ class WhitelistEntryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def _with_reason(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[WhitelistEntry],
-        action: str,
-        title: str,
-        apply: Callable[..., Any],
-    ) -> HttpResponse | None:
-        form = ReasonForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            actor = authenticated_user(request)
-            done = 0
-            for entry in queryset:
-                try:
-                    apply(actor=actor, entry=entry, reason=form.cleaned_data["reason"])
-                    done += 1
-                except (ApplicationError, ValidationError) as error:
-                    self.message_user(request, f"{entry}: {_service_error_text(error)}", messages.WARNING)
-            self.message_user(request, _("%(count)d entry(ies) changed.") % {"count": done}, messages.SUCCESS)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "form": form,
-            "queryset": queryset,
-            "action": action,
-            "opts": self.model._meta,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/whitelist/bulk_decision.html", context)
-
     @admin.action(description=_("Suspend selected entries"), permissions=["change"])
     def suspend(self, request: HttpRequest, queryset: QuerySet[WhitelistEntry]) -> HttpResponse | None:
-        return self._with_reason(
-            request, queryset, "suspend", str(_("Suspend")), services.whitelist_entry_suspend
+        return action_with_form(
+            self,
+            request,
+            queryset,
+            action="suspend",
+            title=str(_("Suspend")),
+            form_class=ReasonForm,
+            apply=lambda actor, entry, data: services.whitelist_entry_suspend(
+                actor=actor, entry=entry, reason=data["reason"]
+            ),
         )
 
     @admin.action(description=_("Reinstate selected entries"), permissions=["change"])
     def reinstate(self, request: HttpRequest, queryset: QuerySet[WhitelistEntry]) -> HttpResponse | None:
-        return self._with_reason(
-            request, queryset, "reinstate", str(_("Reinstate")), services.whitelist_entry_reinstate
+        return action_with_form(
+            self,
+            request,
+            queryset,
+            action="reinstate",
+            title=str(_("Reinstate")),
+            form_class=ReasonForm,
+            apply=lambda actor, entry, data: services.whitelist_entry_reinstate(
+                actor=actor, entry=entry, reason=data["reason"]
+            ),
         )
 
     @admin.action(description=_("Revoke selected entries"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[WhitelistEntry]) -> HttpResponse | None:
-        return self._with_reason(
-            request, queryset, "revoke", str(_("Revoke")), services.whitelist_entry_revoke
+        return action_with_form(
+            self,
+            request,
+            queryset,
+            action="revoke",
+            title=str(_("Revoke")),
+            form_class=ReasonForm,
+            apply=lambda actor, entry, data: services.whitelist_entry_revoke(
+                actor=actor, entry=entry, reason=data["reason"]
+            ),
         )
 
 
