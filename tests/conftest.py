@@ -1,5 +1,6 @@
 """Shared fixtures: clients, merchants, staff, accounts, and the service guards."""
 
+import importlib
 import os
 from collections.abc import Iterator
 
@@ -7,8 +8,11 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.models import MembershipRole
+from accounts.services import membership_add
 from tests import factories
 
 pytest_plugins = ("celery.contrib.pytest",)
@@ -113,3 +117,46 @@ def staff_client(staff) -> APIClient:  # type: ignore[no-untyped-def]
     client = APIClient()
     client.force_authenticate(staff)
     return client
+
+
+# The data migration is the one source of policy v1 and of the first reason codes.
+policy_migration = importlib.import_module("whitelist.migrations.0002_policy_v1_and_reason_codes")
+
+
+@pytest.fixture
+def policy(db: None):  # type: ignore[no-untyped-def]
+    """Active policy v1 as the data migration makes it; recreated when a transactional test flushed it."""
+    from whitelist.models import CriteriaPolicy
+
+    policy, created = CriteriaPolicy.objects.get_or_create(
+        version=1,
+        defaults={
+            "is_active": True,
+            "activated_at": timezone.now(),
+            "required_criteria": policy_migration.CRITERIA,
+            "notes": "Initial policy: the programme opens to administration and commerce.",
+        },
+    )
+    if created:
+        policy.open_verticals.set([factories.vertical(code) for code in policy_migration.OPEN_VERTICALS])
+    assert policy.is_active
+    return policy
+
+
+@pytest.fixture
+def second_reviewer(db: None):  # type: ignore[no-untyped-def]
+    return factories.StaffUserFactory(username="second_reviewer")
+
+
+@pytest.fixture
+def org_admin(merchant, organization):  # type: ignore[no-untyped-def]
+    user, _ = factories.merchant_register("dora")
+    membership_add(actor=merchant, organization=organization, user=user, role=MembershipRole.ADMIN)
+    return user
+
+
+@pytest.fixture
+def plain_member(merchant, organization):  # type: ignore[no-untyped-def]
+    user, _ = factories.merchant_register("carl")
+    membership_add(actor=merchant, organization=organization, user=user, role=MembershipRole.MEMBER)
+    return user

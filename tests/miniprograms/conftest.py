@@ -5,10 +5,8 @@ import importlib
 from collections.abc import Callable
 
 import pytest
-from django.utils import timezone
 
-from accounts.models import MembershipRole, OfficialAccount, Organization, User
-from accounts.services import membership_add
+from accounts.models import OfficialAccount, Organization, User
 from miniprograms import services
 from miniprograms.models import MiniProgram, ProfileLink
 from tests import factories
@@ -25,22 +23,6 @@ EVIDENCE = {
     "support_channels": ["400-800-1234"],
     "after_sales_policy": "Refunds within 7 days.",
 }
-
-
-@pytest.fixture
-def policy(db: None) -> CriteriaPolicy:
-    """Active policy v1 as the data migration makes it; recreated when a transactional test flushed it."""
-    policy, created = CriteriaPolicy.objects.get_or_create(
-        version=1,
-        defaults={
-            "is_active": True,
-            "activated_at": timezone.now(),
-            "required_criteria": data_migration.CRITERIA,
-        },
-    )
-    if created:
-        policy.open_verticals.set([factories.vertical(code) for code in data_migration.OPEN_VERTICALS])
-    return policy
 
 
 def whitelisted(
@@ -104,25 +86,6 @@ def miniprogram(make_miniprogram: Callable[..., MiniProgram]) -> MiniProgram:
 @pytest.fixture
 def pending_link(merchant: User, miniprogram: MiniProgram, listed_account: OfficialAccount) -> ProfileLink:
     return services.profile_link_request(actor=merchant, miniprogram=miniprogram, account=listed_account)
-
-
-@pytest.fixture
-def second_reviewer(db: None) -> User:
-    return factories.StaffUserFactory(username="second_reviewer")
-
-
-@pytest.fixture
-def plain_member(merchant: User, organization: Organization) -> User:
-    user, _ = factories.merchant_register("carl")
-    membership_add(actor=merchant, organization=organization, user=user, role=MembershipRole.MEMBER)
-    return user
-
-
-@pytest.fixture
-def org_admin(merchant: User, organization: Organization) -> User:
-    user, _ = factories.merchant_register("dora")
-    membership_add(actor=merchant, organization=organization, user=user, role=MembershipRole.ADMIN)
-    return user
 
 
 @pytest.fixture

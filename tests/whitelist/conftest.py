@@ -5,7 +5,6 @@ import importlib
 from collections.abc import Callable
 
 import pytest
-from django.utils import timezone
 
 from accounts.models import MembershipRole, OfficialAccount, Organization, User
 from accounts.services import membership_add
@@ -41,25 +40,6 @@ def evidence() -> dict[str, object]:
 
 
 @pytest.fixture
-def policy(db: None) -> CriteriaPolicy:
-    """Active policy v1 as the data migration makes it; recreated when a transactional test flushed it."""
-    policy, created = CriteriaPolicy.objects.get_or_create(
-        version=1,
-        defaults={
-            "is_active": True,
-            "activated_at": timezone.now(),
-            "required_criteria": data_migration.CRITERIA,
-            "notes": "Initial policy: the programme opens to administration and commerce.",
-        },
-    )
-    if created:
-        policy.open_verticals.set([factories.vertical(code) for code in OPEN_VERTICALS])
-    assert policy.is_active
-    assert sorted(policy.open_verticals.values_list("code", flat=True)) == sorted(OPEN_VERTICALS)
-    return policy
-
-
-@pytest.fixture
 def reason_codes(db: None) -> dict[str, ReasonCode]:
     """The reason codes of the data migration, by code."""
     codes = {}
@@ -71,25 +51,6 @@ def reason_codes(db: None) -> dict[str, ReasonCode]:
 @pytest.fixture
 def reviewer(staff: User) -> User:
     return staff
-
-
-@pytest.fixture
-def second_reviewer(db: None) -> User:
-    return factories.StaffUserFactory(username="second_reviewer")
-
-
-@pytest.fixture
-def org_admin(merchant: User, organization: Organization) -> User:
-    user, _ = factories.merchant_register("dora")
-    membership_add(actor=merchant, organization=organization, user=user, role=MembershipRole.ADMIN)
-    return user
-
-
-@pytest.fixture
-def plain_member(merchant: User, organization: Organization) -> User:
-    user, _ = factories.merchant_register("carl")
-    membership_add(actor=merchant, organization=organization, user=user, role=MembershipRole.MEMBER)
-    return user
 
 
 @pytest.fixture
