@@ -74,3 +74,47 @@ class OfficialAccountInputSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         if organizations is not None:
             self.fields["organization"].queryset = organizations  # type: ignore[attr-defined]
+
+
+BULK_UPSERT_MAX_ROWS = 1000
+
+
+class DirectoryRowSerializer(serializers.Serializer):
+    """One account of a directory upsert; the import's columns, checked by the import's service."""
+
+    platform = serializers.CharField(required=False, help_text="Default `weibo`.")
+    platform_uid = serializers.CharField()
+    screen_name = serializers.CharField()
+    kind = serializers.CharField(help_text="`government`, `enterprise` or `media`.")
+    vertical = serializers.CharField(help_text="A vertical code, see `GET /api/v1/verticals/`.")
+    followers_count = serializers.IntegerField(min_value=0)
+    verification_status = serializers.CharField(required=False)
+    organization_name = serializers.CharField(required=False)
+    organization_kind = serializers.CharField(required=False)
+    organization_credit_code = serializers.CharField(required=False)
+
+
+class BulkUpsertInputSerializer(serializers.Serializer):
+    """Up to 1,000 accounts keyed by platform and uid; each row is checked on its own."""
+
+    accounts = serializers.ListField(
+        child=serializers.JSONField(), min_length=1, max_length=BULK_UPSERT_MAX_ROWS
+    )
+
+
+class BulkUpsertRowResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The row's position in `accounts`, from 0.")
+    platform = serializers.CharField(allow_blank=True)
+    platform_uid = serializers.CharField(allow_blank=True)
+    outcome = serializers.ChoiceField(choices=["created", "updated", "rejected"])
+    account = serializers.IntegerField(allow_null=True, help_text="The account's id; null when rejected.")
+    errors = serializers.DictField(  # type: ignore[assignment]  # a field, not Serializer.errors
+        child=serializers.ListField(child=serializers.CharField())
+    )
+
+
+class BulkUpsertOutputSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = BulkUpsertRowResultSerializer(many=True)

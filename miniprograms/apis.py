@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from django.db.models import TextChoices
+from django.db.models import QuerySet, TextChoices
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from rest_framework import status
@@ -11,16 +11,20 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from accounts.models import OfficialAccount
 from accounts.selectors import (
     official_account_list_visible_to,
     organization_default_for,
     organization_list_for,
 )
+from integrations.authentication import ApiKeyAuthentication, IsAuthenticatedOrApiKey, request_api_key
+from integrations.scopes import Scope
+from integrations.selectors import scoped_to_key
 from portal.auth import authenticated_user
 from portal.pagination import paginated_response
+from portal.throttling import IpRateThrottle, PrincipalScopedRateThrottle
 
 from . import services
 from .models import MiniProgram, MiniProgramState, ProfileLink, ProfileLinkState
@@ -57,6 +61,21 @@ def _id_param(request: Request, name: str) -> int | None:
 
 def _miniprogram(request: Request, pk: int) -> MiniProgram:
     return get_object_or_404(miniprogram_list_visible_to(user=authenticated_user(request)), pk=pk)
+
+
+def _accounts_for(request: Request) -> QuerySet[OfficialAccount]:
+    """The accounts a user, or a key, may act for."""
+    key = request_api_key(request)
+    if key is not None:
+        return scoped_to_key(OfficialAccount.objects.select_related("organization"), key=key)
+    return official_account_list_visible_to(user=authenticated_user(request))
+
+
+def _miniprogram_for_share(request: Request, pk: int) -> MiniProgram:
+    key = request_api_key(request)
+    if key is not None:
+        return get_object_or_404(scoped_to_key(MiniProgram.objects.all(), key=key), pk=pk)
+    return _miniprogram(request, pk)
 
 
 def _link(request: Request, pk: int) -> ProfileLink:
@@ -204,23 +223,24 @@ class ProfileLinkUnlinkApi(_ProfileLinkTransitionApi):
 class ShareCreateApi(APIView):
     """Share a live mini program for an account: 201 within the hourly quota, 429 beyond it."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticatedOrApiKey]
+    api_key_scopes = {"POST": Scope.SHARES_WRITE}
 
     def post(self, request: Request, pk: int) -> Response:
-        user = authenticated_user(request)
-        miniprogram = _miniprogram(request, pk)
-        serializer = ShareInputSerializer(
-            data=request.data, accounts=official_account_list_visible_to(user=user)
-        )
+        key = request_api_key(request)
+        user = None if key is not None else authenticated_user(request)
+        miniprogram = _miniprogram_for_share(request, pk)
+        serializer = ShareInputSerializer(data=request.data, accounts=_accounts_for(request))
         serializer.is_valid(raise_exception=True)
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 255:
+        idempotency_key = request.headers.get("Idempotency-Key", "").strip()
+        if len(idempotency_key) > 255:
             raise ValidationError({"Idempotency-Key": [_("At most 255 characters.")]})
         share, state, replayed = services.share_record(
             actor=user,
+            api_key=key,
             miniprogram=miniprogram,
             account=serializer.validated_data["account"],
-            idempotency_key=key,
+            idempotency_key=idempotency_key,
         )
         quota = quota_data(state)
         body = {
@@ -238,24 +258,26 @@ class ShareCreateApi(APIView):
 
 
 class AccountQuotaApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticatedOrApiKey]
+    api_key_scopes = {"GET": Scope.SHARES_WRITE}
 
     def get(self, request: Request, pk: int) -> Response:
-        account = get_object_or_404(official_account_list_visible_to(user=authenticated_user(request)), pk=pk)
+        account = get_object_or_404(_accounts_for(request), pk=pk)
         state = services.share_quota_state(account=account)
         return Response(quota_data(state), headers=services.rate_limit_headers(state))
 
 
-class ProfileThrottle(AnonRateThrottle):
+class ProfileThrottle(PrincipalScopedRateThrottle):
     scope = "profile"
 
 
 class ProfileApi(APIView):
     """Public: the mini programs an official account's profile shows; cached, no query on a hit."""
 
-    authentication_classes: list[type] = []
+    authentication_classes = [ApiKeyAuthentication]
     permission_classes = [AllowAny]
-    throttle_classes = [ProfileThrottle]
+    throttle_classes = [ProfileThrottle, IpRateThrottle]
+    api_key_scopes = {"GET": Scope.PROFILES_READ}
 
     def get(self, request: Request, platform: str, platform_uid: str) -> Response:
         body = profile_section(platform=platform, platform_uid=platform_uid)

@@ -183,6 +183,9 @@ class Share(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    api_key = models.ForeignKey(
+        "integrations.ApiKey", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     window_start = models.DateTimeField(_("window start"))
     slot = models.PositiveIntegerField(_("slot in the window"))
     limit = models.PositiveIntegerField(_("limit when granted"))

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership, OfficialAccount, Organization, User
 from accounts.permissions import ensure_can_manage_organization, ensure_staff
+from integrations.models import ApiKey
 from portal.errors import ApplicationError, Conflict, Forbidden
 from whitelist.models import AttachmentContentType, EntryState, WhitelistEntry
 from whitelist.selectors import policy_active
@@ -469,19 +470,25 @@ def share_state_when_granted(share: Share) -> QuotaState:
 @transaction.atomic
 def share_record(
     *,
-    actor: User,
+    actor: User | None,
     miniprogram: MiniProgram,
     account: OfficialAccount,
     now: datetime | None = None,
     idempotency_key: str = "",
+    api_key: ApiKey | None = None,
 ) -> tuple[Share, QuotaState, bool]:
     """Record one share of a live mini program by a whitelisted account, within its hourly limit.
 
+    The actor is a member of the account's organization, or, with no actor, an API key of that
+    organization or a platform-wide one (the view has checked its shares:write scope).
     Returns the share, the quota state and whether it is a replay of an earlier request with the
     same Idempotency-Key (which uses no quota).
     """
-    if not Membership.objects.filter(user=actor, organization_id=account.organization_id).exists():
-        raise Forbidden(_("Only members of the account's organization can share for it."))
+    if actor is not None:
+        if not Membership.objects.filter(user=actor, organization_id=account.organization_id).exists():
+            raise Forbidden(_("Only members of the account's organization can share for it."))
+    elif api_key is None or not api_key.may_act_for(account.organization_id):
+        raise Forbidden(_("This API key cannot share for accounts of this organization."))
     if miniprogram.organization_id != account.organization_id:
         raise Conflict(_("The mini program and the account belong to different organizations."))
     fingerprint = share_fingerprint(miniprogram_id=miniprogram.pk, account_id=account.pk)
@@ -504,6 +511,7 @@ def share_record(
                     miniprogram=miniprogram,
                     link=link,
                     created_by=actor,
+                    api_key=api_key,
                     window_start=window,
                     slot=state.slot,
                     limit=limit,

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 from django.conf import settings
+from django.core.cache import caches
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -32,6 +33,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError("REQUIRE_SERVICES=1 needs DATABASE_URL pointing at PostgreSQL")
     if REQUIRE_SERVICES and not os.environ.get("REDIS_URL"):
         raise pytest.UsageError("REQUIRE_SERVICES=1 needs REDIS_URL pointing at Redis")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters() -> Iterator[None]:
+    """Each test starts with unspent API rate budgets (the whole suite comes from one address)."""
+    throttle_cache = caches["throttle"]
+    prefix = settings.CACHES["throttle"].get("KEY_PREFIX", "")
+    if prefix and hasattr(throttle_cache, "_cache"):
+        client = throttle_cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        throttle_cache.clear()
+    yield
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -12,15 +13,18 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import OfficialAccount
 from accounts.permissions import can_manage_organization
 from accounts.selectors import official_account_list_visible_to
+from integrations.authentication import ApiKeyAuthentication, IsAuthenticatedOrApiKey, request_api_key
+from integrations.scopes import Scope
+from integrations.selectors import scoped_to_key
 from portal.auth import authenticated_user
 from portal.errors import Forbidden
 from portal.pagination import paginated_response
+from portal.throttling import IpRateThrottle, PrincipalScopedRateThrottle
 
 from . import services
 from .models import ApplicationAttachment, EntryState, WhitelistApplication, WhitelistEntry
@@ -173,26 +177,40 @@ class ApplicationEvaluateApi(APIView):
         return Response(EvaluationOutputSerializer(evaluation).data)
 
 
+def _entries(request: Request, *, account_id: int | None = None) -> QuerySet[WhitelistEntry]:
+    """The entries a user, or a key with whitelist:read, may read."""
+    key = request_api_key(request)
+    if key is None:
+        return whitelist_entry_list_visible_to(user=authenticated_user(request), account_id=account_id)
+    entries = scoped_to_key(
+        WhitelistEntry.objects.select_related("account", "account__organization").order_by("-id"),
+        key=key,
+        organization_path="account__organization",
+    )
+    return entries if account_id is None else entries.filter(account_id=account_id)
+
+
 def _entry(request: Request, pk: int) -> WhitelistEntry:
-    return get_object_or_404(whitelist_entry_list_visible_to(user=authenticated_user(request)), pk=pk)
+    return get_object_or_404(_entries(request), pk=pk)
 
 
 class EntryListApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticatedOrApiKey]
+    api_key_scopes = {"GET": Scope.WHITELIST_READ}
 
     def get(self, request: Request) -> Response:
         account = request.query_params.get("account", "")
         if account and not account.isdigit():
             raise ValidationError({"account": ["A valid integer is required."]})
-        entries = whitelist_entry_list_visible_to(
-            user=authenticated_user(request), account_id=int(account) if account else None
-        )
+        entries = _entries(request, account_id=int(account) if account else None)
         return paginated_response(self, request, entries, EntryOutputSerializer)
 
 
 class EntryDetailApi(APIView):
+    api_key_scopes = {"GET": Scope.WHITELIST_READ}
+
     def get_permissions(self) -> list[Any]:
-        return [IsAdminUser()] if self.request.method == "PATCH" else [IsAuthenticated()]
+        return [IsAdminUser()] if self.request.method == "PATCH" else [IsAuthenticatedOrApiKey()]
 
     def get(self, request: Request, pk: int) -> Response:
         return Response(EntryOutputSerializer(_entry(request, pk)).data)
@@ -233,16 +251,17 @@ class EntryRevokeApi(_EntryTransitionApi):
     transition = staticmethod(services.whitelist_entry_revoke)
 
 
-class WhitelistLookupThrottle(AnonRateThrottle):
+class WhitelistLookupThrottle(PrincipalScopedRateThrottle):
     scope = "whitelist_lookup"
 
 
 class WhitelistLookupApi(APIView):
     """Public: is this account whitelisted? 404 for an account the portal does not know."""
 
-    authentication_classes: list[type] = []
+    authentication_classes = [ApiKeyAuthentication]
     permission_classes = [AllowAny]
-    throttle_classes = [WhitelistLookupThrottle]
+    throttle_classes = [WhitelistLookupThrottle, IpRateThrottle]
+    api_key_scopes = {"GET": Scope.WHITELIST_READ}
 
     def get(self, request: Request, platform: str, platform_uid: str) -> Response:
         account = get_object_or_404(

@@ -28,15 +28,21 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "rest_framework_api_key",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "whitelist",
     "miniprograms",
+    "integrations",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.ApiProblemMiddleware",
+    "portal.throttling.RateLimitHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -121,14 +127,24 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="portal"),
-        }
+        },
+        # The API's throttle counters, apart so that they can be told from cached pages.
+        "throttle": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="portal") + "-throttle",
+        },
     }
 else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "portal",
-        }
+        },
+        "throttle": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "portal-throttle",
+        },
     }
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -151,6 +167,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "whitelist.tasks.expire_whitelist_entries",
         "schedule": crontab(minute=5, hour=0),
     },
+    # Webhook deliveries whose task was lost (broker down at commit, worker killed) or is due.
+    "send-due-webhooks": {
+        "task": "integrations.tasks.send_due_webhook_deliveries",
+        "schedule": crontab(),
+    },
 }
 
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
@@ -166,6 +187,7 @@ REST_FRAMEWORK = {
     # Token first, so an unauthenticated request gets 401 with WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
+        "integrations.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -174,12 +196,41 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.errors.problem_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "portal.openapi.PortalAutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "portal.throttling.PrincipalRateThrottle",
+        "portal.throttling.IpRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": "600/minute",
-        "user": "6000/minute",
+        "anon": env("API_ANON_RATE", default="600/minute"),
+        "user": env("API_USER_RATE", default="6000/minute"),
+        "api_key": env("API_KEY_RATE", default="12000/minute"),
+        "ip": env("API_IP_RATE", default="20000/minute"),
         "whitelist_lookup": env("WHITELIST_LOOKUP_RATE", default="120/minute"),
         "profile": env("PROFILE_RATE", default="6000/minute"),
     },
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Mini program portal API",
+    "DESCRIPTION": (
+        "The whitelist and partner programme for mini programs on official accounts: accounts, "
+        "whitelist applications and entries, mini programs, profile links, shares and their hourly "
+        "quota, the account directory and webhooks.\n\n"
+        "Authenticate as a user with `Authorization: Token <token>` (from `POST /api/v1/auth/token/`) "
+        "or as a service with `Authorization: Api-Key <key>` (issued by staff, with scopes). Errors are "
+        "RFC 9457 problem details (`application/problem+json`). Every response carries the IETF "
+        "`RateLimit-Policy` and `RateLimit` fields; a 429 carries `Retry-After`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {},
 }
 
 LOGGING = {

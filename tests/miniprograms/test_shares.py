@@ -71,7 +71,8 @@ def test_share__within_quota__is_201_with_quota_and_ratelimit_headers(merchant_c
     body = response.json()
     assert set(body) == {"id", "account", "miniprogram", "created_at", "quota"}
     assert body["quota"]["limit"] == 1 and body["quota"]["used"] == 1 and body["quota"]["remaining"] == 0
-    assert response["RateLimit-Policy"] == '"share";q=1;w=3600'
+    # The share quota comes first, then the API's throttles (per user, per address).
+    assert response["RateLimit-Policy"].startswith('"share";q=1;w=3600, "user";q=')
     assert response["RateLimit"].startswith('"share";r=0;t=')
 
 
@@ -84,8 +85,8 @@ def test_share__second_in_same_hour__is_429_with_retry_after(merchant_client, li
     assert response["Content-Type"].startswith("application/problem+json")
     seconds = int(response["Retry-After"])
     assert 1 <= seconds <= 3600
-    assert response["RateLimit-Policy"] == '"share";q=1;w=3600'
-    assert response["RateLimit"] == f'"share";r=0;t={seconds}'
+    assert response["RateLimit-Policy"].startswith('"share";q=1;w=3600, ')
+    assert response["RateLimit"].startswith(f'"share";r=0;t={seconds}, ')
     assert "next is possible at" in response.json()["detail"]
     assert Share.objects.count() == 1
 

@@ -1,0 +1,3 @@
+"""API routes of webhooks, under /api/v1/."""
+
+urlpatterns: list = []

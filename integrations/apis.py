@@ -1,0 +1,1 @@
+"""REST API of webhook endpoints and their deliveries."""
