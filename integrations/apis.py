@@ -1,1 +1,197 @@
-"""REST API of webhook endpoints and their deliveries."""
+"""REST API of webhook endpoints and their deliveries, for organizations' owners and admins and staff."""
+
+
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.selectors import organization_default_for, organization_list_managed_by
+from portal.auth import authenticated_user
+from portal.openapi import problems
+from portal.pagination import IdCursorPagination, PagePagination
+
+from . import services
+from .filters import WebhookDeliveryFilter, WebhookEndpointFilter
+from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .selectors import webhook_delivery_list_for, webhook_endpoint_list_visible_to
+from .serializers import (
+    WebhookDeliveryOutputSerializer,
+    WebhookEndpointInputSerializer,
+    WebhookEndpointOutputSerializer,
+    WebhookEndpointWithSecretSerializer,
+)
+
+ENDPOINT_EXAMPLE = OpenApiExample(
+    "Endpoint",
+    value={
+        "url": "https://partner.example.com/portal-webhooks",
+        "events": ["whitelist_entry.granted", "whitelist_entry.revoked", "profile_link.live"],
+        "description": "Partner CRM",
+    },
+    request_only=True,
+)
+
+
+def _endpoint(request: Request, pk: int) -> WebhookEndpoint:
+    return get_object_or_404(webhook_endpoint_list_visible_to(user=authenticated_user(request)), pk=pk)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="List webhook endpoints", tags=["webhooks"]),
+    post=extend_schema(
+        summary="Register a webhook endpoint",
+        description="Registers a URL for the chosen events of your organization (staff: of every "
+        "organization when `organization` is null). The answer carries the signing `secret` once.",
+        tags=["webhooks"],
+        request=WebhookEndpointInputSerializer,
+        responses={201: WebhookEndpointWithSecretSerializer, **problems(409)},
+        examples=[ENDPOINT_EXAMPLE],
+    ),
+)
+class WebhookEndpointListApi(GenericAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = WebhookEndpointOutputSerializer
+    pagination_class = PagePagination
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = WebhookEndpointFilter
+    ordering_fields = ["id", "created_at", "url"]
+
+    def get_queryset(self) -> QuerySet[WebhookEndpoint]:
+        return webhook_endpoint_list_visible_to(user=authenticated_user(self.request))
+
+    def get(self, request: Request) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        user = authenticated_user(request)
+        serializer = WebhookEndpointInputSerializer(
+            data=request.data, organizations=organization_list_managed_by(user=user)
+        )
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        organization = data.pop("organization", None)
+        if organization is None and not user.is_staff:
+            organization = organization_default_for(user=user)
+            if organization is None:
+                message = _("This field is required when you do not manage exactly one organization.")
+                raise ValidationError({"organization": [message]})
+        endpoint = services.webhook_endpoint_create(actor=user, organization=organization, **data)
+        if not data.get("is_active", True):
+            endpoint = services.webhook_endpoint_update(
+                actor=user, endpoint=endpoint, data={"is_active": False}
+            )
+        return Response(WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Read a webhook endpoint", tags=["webhooks"]),
+    patch=extend_schema(
+        summary="Change a webhook endpoint",
+        tags=["webhooks"],
+        request=WebhookEndpointInputSerializer(partial=True),
+        responses={200: WebhookEndpointOutputSerializer, **problems(409)},
+        examples=[OpenApiExample("Pause", value={"is_active": False}, request_only=True)],
+    ),
+    delete=extend_schema(
+        summary="Delete a webhook endpoint and its delivery log", tags=["webhooks"], responses={204: None}
+    ),
+)
+class WebhookEndpointDetailApi(GenericAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = WebhookEndpointOutputSerializer
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(self.get_serializer(_endpoint(request, pk)).data)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        endpoint = _endpoint(request, pk)
+        serializer = WebhookEndpointInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = {key: value for key, value in serializer.validated_data.items() if key in request.data}
+        if "organization" in data:
+            raise ValidationError({"organization": [_("An endpoint cannot move to another organization.")]})
+        endpoint = services.webhook_endpoint_update(
+            actor=authenticated_user(request), endpoint=endpoint, data=data
+        )
+        return Response(self.get_serializer(endpoint).data)
+
+    def delete(self, request: Request, pk: int) -> Response:
+        services.webhook_endpoint_delete(actor=authenticated_user(request), endpoint=_endpoint(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    summary="Rotate the signing secret",
+    description="Replaces the endpoint's secret; the answer carries the new one once.",
+    tags=["webhooks"],
+    request=None,
+    responses={200: WebhookEndpointWithSecretSerializer},
+)
+class WebhookEndpointRotateSecretApi(GenericAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = WebhookEndpointWithSecretSerializer
+
+    def post(self, request: Request, pk: int) -> Response:
+        endpoint = services.webhook_endpoint_rotate_secret(
+            actor=authenticated_user(request), endpoint=_endpoint(request, pk)
+        )
+        return Response(self.get_serializer(endpoint).data)
+
+
+def _deliveries(endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
+    return webhook_delivery_list_for(endpoint=endpoint).prefetch_related(
+        Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("number"))
+    )
+
+
+@extend_schema(
+    summary="List an endpoint's deliveries, newest first, with every attempt",
+    tags=["webhooks"],
+)
+class WebhookDeliveryListApi(GenericAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = WebhookDeliveryOutputSerializer
+    pagination_class = IdCursorPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = WebhookDeliveryFilter
+
+    def get_queryset(self) -> QuerySet[WebhookDelivery]:
+        if getattr(self, "swagger_fake_view", False):
+            return WebhookDelivery.objects.none()
+        return _deliveries(_endpoint(self.request, self.kwargs["pk"]))
+
+    def get(self, request: Request, pk: int) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+@extend_schema(
+    summary="Send a delivery again now",
+    description="Queues the delivery for another attempt with a fresh day of retries; receivers "
+    "de-duplicate on the event id (`X-Portal-Delivery`).",
+    tags=["webhooks"],
+    request=None,
+    responses={202: WebhookDeliveryOutputSerializer},
+)
+class WebhookDeliveryResendApi(GenericAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = WebhookDeliveryOutputSerializer
+
+    def post(self, request: Request, pk: int, delivery_id: int) -> Response:
+        endpoint = _endpoint(request, pk)
+        delivery = get_object_or_404(_deliveries(endpoint), pk=delivery_id)
+        delivery = services.webhook_delivery_resend(actor=authenticated_user(request), delivery=delivery)
+        delivery = _deliveries(endpoint).get(pk=delivery.pk)
+        return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)

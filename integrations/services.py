@@ -82,6 +82,7 @@ def api_key_issue(
         expiry_date=expiry_date,
         created_by=actor,
     )
+    assert isinstance(key, ApiKey)
     return key, secret
 
 
@@ -218,6 +219,11 @@ def webhook_signature_verify(
     return hmac.compare_digest(webhook_signature(secret=secret, timestamp=timestamp, body=body), signature)
 
 
+def webhook_endpoints_exist() -> bool:
+    """Whether any endpoint listens; callers skip building payloads when none does."""
+    return WebhookEndpoint.objects.filter(is_active=True).exists()
+
+
 def webhook_event_emit(*, event: str, organization_id: int, data: Mapping[str, Any]) -> list[WebhookDelivery]:
     """Record one delivery per active endpoint that wants the event; they are sent after commit.
 
@@ -257,6 +263,7 @@ def webhook_event_emit(*, event: str, organization_id: int, data: Mapping[str, A
             payload=payload,
             next_attempt_at=now,
             retry_until=now + RETRY_PERIOD,
+            created_at=now,
         )
         for endpoint in endpoints
     )

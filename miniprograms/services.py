@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership, OfficialAccount, Organization, User
 from accounts.permissions import ensure_can_manage_organization, ensure_staff
-from integrations.models import ApiKey
+from integrations.models import ApiKey, WebhookEvent
+from integrations.services import webhook_endpoints_exist, webhook_event_emit
 from portal.errors import ApplicationError, Conflict, Forbidden
 from whitelist.models import AttachmentContentType, EntryState, WhitelistEntry
 from whitelist.selectors import policy_active
@@ -199,6 +200,7 @@ def miniprogram_delist(*, actor: User, miniprogram: MiniProgram, reason: str = "
             )
             for pk, state in open_links
         )
+        _link_webhooks([(pk, state, ProfileLinkState.UNLINKED) for pk, state in open_links], reason=reason)
     return miniprogram
 
 
@@ -229,9 +231,36 @@ def _ensure_whitelisted(account: OfficialAccount) -> None:
 
 
 def _record(link: ProfileLink, *, actor: User | None, from_state: str, reason: str = "") -> ProfileLinkEvent:
-    return ProfileLinkEvent.objects.create(
+    event = ProfileLinkEvent.objects.create(
         link=link, actor=actor, from_state=from_state, to_state=link.state, reason=reason
     )
+    _link_webhooks([(link.pk, from_state, link.state)], reason=reason)
+    return event
+
+
+def _link_webhooks(changes: Sequence[tuple[int, str, str]], *, reason: str = "") -> None:
+    """Tell webhooks when links go live or leave a profile: (link id, from state, to state)."""
+    live, removed = ProfileLinkState.LIVE, WebhookEvent.LINK_REMOVED
+    relevant = [change for change in changes if (change[1] == live) != (change[2] == live)]
+    if not relevant or not webhook_endpoints_exist():
+        return
+    links = ProfileLink.objects.select_related("account", "miniprogram").in_bulk([pk for pk, *_ in relevant])
+    for pk, from_state, to_state in relevant:
+        link = links[pk]
+        webhook_event_emit(
+            event=WebhookEvent.LINK_LIVE if to_state == live else removed,
+            organization_id=link.account.organization_id,
+            data={
+                "profile_link": {"id": link.pk, "state": to_state, "previous_state": from_state},
+                "account": {
+                    "id": link.account_id,
+                    "platform": link.account.platform,
+                    "platform_uid": link.account.platform_uid,
+                },
+                "miniprogram": {"id": link.miniprogram_id, "app_id": link.miniprogram.app_id},
+                "reason": reason,
+            },
+        )
 
 
 @transaction.atomic

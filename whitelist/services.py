@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership, MembershipRole, OfficialAccount, User
 from accounts.permissions import ensure_staff
+from integrations.models import WebhookEvent
+from integrations.services import webhook_endpoints_exist, webhook_event_emit
 from miniprograms.profile import profile_forget_accounts
 from portal.errors import Conflict, Forbidden
 
@@ -269,6 +271,22 @@ def _notify_after_commit(event: ReviewEvent) -> None:
     from .tasks import notify_application_event
 
     transaction.on_commit(lambda: notify_application_event.delay(event_id=event.pk), robust=True)
+    if event.to_state in (ApplicationState.APPROVED, ApplicationState.REJECTED) and webhook_endpoints_exist():
+        application = event.application
+        webhook_event_emit(
+            event=WebhookEvent.APPLICATION_DECIDED,
+            organization_id=application.organization_id,
+            data={
+                "application": {
+                    "id": application.pk,
+                    "account": application.account_id,
+                    "state": event.to_state,
+                },
+                "decision": event.to_state,
+                "reason_code": event.reason_code.code if event.reason_code else None,
+                "message": event.message if event.visible_to_applicant else "",
+            },
+        )
 
 
 @transaction.atomic
@@ -434,12 +452,53 @@ def _entry_event(
 NOTIFIED_ENTRY_ACTIONS = ("suspend", "reinstate", "revoke", "expire", "expiry_warning")
 
 
+# Entry events that webhooks hear of; a renewal is a new grant.
+ENTRY_WEBHOOK_EVENTS = {
+    "granted": WebhookEvent.ENTRY_GRANTED,
+    "renewed": WebhookEvent.ENTRY_GRANTED,
+    "suspend": WebhookEvent.ENTRY_SUSPENDED,
+    "reinstate": WebhookEvent.ENTRY_REINSTATED,
+    "revoke": WebhookEvent.ENTRY_REVOKED,
+    "expire": WebhookEvent.ENTRY_EXPIRED,
+}
+
+
 def _notify_entry_event_after_commit(events: list[WhitelistEntryEvent]) -> None:
     from .tasks import notify_entry_event
 
     for event in events:
         if event.action in NOTIFIED_ENTRY_ACTIONS:
             transaction.on_commit(partial(notify_entry_event.delay, event_id=event.pk), robust=True)
+    _entry_webhooks(events)
+
+
+def _entry_webhooks(events: list[WhitelistEntryEvent]) -> None:
+    heard = [event for event in events if event.action in ENTRY_WEBHOOK_EVENTS]
+    if not heard or not webhook_endpoints_exist():
+        return
+    entries = WhitelistEntry.objects.select_related("account").in_bulk([event.entry_id for event in heard])
+    for event in heard:
+        entry = entries[event.entry_id]
+        webhook_event_emit(
+            event=ENTRY_WEBHOOK_EVENTS[event.action],
+            organization_id=entry.account.organization_id,
+            data={
+                "whitelist_entry": {
+                    "id": entry.pk,
+                    "state": entry.state,
+                    "previous_state": event.from_state or None,
+                    "valid_until": entry.valid_until,
+                    "share_limit_per_hour": entry.share_limit_per_hour,
+                },
+                "account": {
+                    "id": entry.account_id,
+                    "platform": entry.account.platform,
+                    "platform_uid": entry.account.platform_uid,
+                    "screen_name": entry.account.screen_name,
+                },
+                "reason": event.reason,
+            },
+        )
 
 
 def _entry_grant(*, application: WhitelistApplication, actor: User) -> WhitelistEntry:
