@@ -1,6 +1,5 @@
 """REST API of webhook endpoints and their deliveries, for organizations' owners and admins and staff."""
 
-
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -87,10 +86,6 @@ class WebhookEndpointListApi(GenericAPIView):
                 message = _("This field is required when you do not manage exactly one organization.")
                 raise ValidationError({"organization": [message]})
         endpoint = services.webhook_endpoint_create(actor=user, organization=organization, **data)
-        if not data.get("is_active", True):
-            endpoint = services.webhook_endpoint_update(
-                actor=user, endpoint=endpoint, data={"is_active": False}
-            )
         return Response(WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 

@@ -128,6 +128,7 @@ def webhook_endpoint_create(
     url: str,
     events: Iterable[str],
     description: str = "",
+    is_active: bool = True,
 ) -> WebhookEndpoint:
     """Register an endpoint for an organization's events, or for every organization's (staff only)."""
     _ensure_may_manage_endpoints(actor=actor, organization=organization)
@@ -143,6 +144,7 @@ def webhook_endpoint_create(
         url=url,
         events=_events_clean(events),
         description=description,
+        is_active=is_active,
         secret=webhook_secret_generate(),
         created_by=actor,
     )
