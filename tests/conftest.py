@@ -2,10 +2,14 @@
 
 import importlib
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
+import kombu.pools
 import pytest
 import redis
+from celery import Celery
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
@@ -15,8 +19,6 @@ from rest_framework.test import APIClient
 from accounts.models import MembershipRole
 from accounts.services import membership_add
 from tests import factories
-
-pytest_plugins = ("celery.contrib.pytest",)
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") in ("1", "true", "yes")
 
@@ -69,6 +71,65 @@ def redis_url() -> str:
     except redis.RedisError as exc:
         service_unavailable(f"Redis at {url} is unreachable: {exc}")
     return url
+
+
+@pytest.fixture
+def celery_on_redis(redis_url: str) -> Iterator[Celery]:
+    """The project's own Celery app publishing to Redis, not eager, with an empty queue and no worker.
+
+    Tasks are bound to the project's app, so a worker must run that app: a separate test app
+    would leave them running eagerly and prove nothing about the broker.
+    """
+    from portal.celery import app
+
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "result_backend")}
+    app.conf.update(task_always_eager=False, broker_url=redis_url, result_backend=redis_url)
+    app.control.purge()
+    try:
+        yield app
+    finally:
+        app.control.purge()
+        app.conf.update(saved)
+
+
+def start_celery_worker(app: Celery) -> AbstractContextManager[object]:
+    """A real worker thread for the app, consuming from its broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    return start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20)
+
+
+@pytest.fixture
+def live_celery_worker(celery_on_redis: Celery) -> Iterator[Celery]:
+    """The project's Celery app, not eager, with a real worker consuming from Redis."""
+    with start_celery_worker(celery_on_redis):
+        yield celery_on_redis
+
+
+@pytest.fixture
+def unreachable_broker() -> Iterator[Celery]:
+    """The project's Celery app publishing to a broker where nothing listens (port 1 of loopback)."""
+    from portal.celery import app
+
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "task_publish_retry")}
+    app.conf.update(task_always_eager=False, broker_url="redis://127.0.0.1:1/0", task_publish_retry=False)
+    app.pool.force_close_all()
+    yield app
+    app.conf.update(saved)
+    # force_close_all leaves the pools closed for the session; drop them so the next use builds new ones.
+    app.pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    kombu.pools.reset()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 @pytest.fixture

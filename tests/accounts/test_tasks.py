@@ -1,44 +1,18 @@
 """The welcome email task, run by a real Celery worker over Redis."""
 
-import time
-
-import kombu.pools
 import pytest
 from django.core import mail
 
 from accounts.models import User
 from accounts.tasks import send_welcome_email
 from tests import factories
-
-
-@pytest.fixture(scope="session")
-def celery_config(redis_url: str) -> dict[str, object]:
-    return {
-        "broker_url": redis_url,
-        "result_backend": redis_url,
-        "task_always_eager": False,
-        "broker_connection_retry_on_startup": False,
-    }
-
-
-@pytest.fixture(scope="session")
-def celery_worker_parameters() -> dict[str, object]:
-    return {"perform_ping_check": True, "shutdown_timeout": 20}
-
-
-def wait_for(condition, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
+from tests.conftest import wait_for
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sign_up__real_worker_over_redis__sends_welcome_email_once(celery_app, celery_worker, api_client):
+def test_sign_up__real_worker_over_redis__sends_welcome_email_once(live_celery_worker, api_client):
     # Given a Celery worker consuming from Redis (not eager)
-    assert not celery_app.conf.task_always_eager
+    assert not send_welcome_email.app.conf.task_always_eager
     # When a merchant signs up through the API
     response = api_client.post(
         "/api/v1/auth/register/",
@@ -75,23 +49,6 @@ def test_sign_up__rolled_back__sends_nothing(django_capture_on_commit_callbacks)
         factories.merchant_register("frank")
     assert len(callbacks) == 1
     assert mail.outbox == []
-
-
-@pytest.fixture
-def unreachable_broker():  # type: ignore[no-untyped-def]
-    """The project's Celery app publishing to a broker where nothing listens (port 1 of loopback)."""
-    from portal.celery import app
-
-    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "task_publish_retry")}
-    app.conf.update(task_always_eager=False, broker_url="redis://127.0.0.1:1/0", task_publish_retry=False)
-    app.pool.force_close_all()
-    yield app
-    app.conf.update(saved)
-    # force_close_all leaves the pools closed for the session; drop them so the next use builds new ones.
-    app.pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
-    kombu.pools.reset()
 
 
 @pytest.mark.django_db(transaction=True)
