@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_v
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
-from rest_framework.generics import GenericAPIView
+from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -40,12 +40,78 @@ ENDPOINT_EXAMPLE = OpenApiExample(
 )
 
 
+ENDPOINT_OUTPUT_EXAMPLE = OpenApiExample(
+    "Endpoint",
+    value={
+        "id": 4,
+        "organization": 12,
+        "url": "https://partner.example.com/portal-webhooks",
+        "events": ["whitelist_entry.granted", "whitelist_entry.revoked", "profile_link.live"],
+        "description": "Partner CRM",
+        "is_active": True,
+        "created_at": "2026-11-23T08:00:00Z",
+    },
+    response_only=True,
+)
+ENDPOINT_SECRET_EXAMPLE = OpenApiExample(
+    "Endpoint with its secret",
+    value={
+        "id": 4,
+        "organization": 12,
+        "url": "https://partner.example.com/portal-webhooks",
+        "events": ["whitelist_entry.granted"],
+        "description": "Partner CRM",
+        "is_active": True,
+        "created_at": "2026-11-23T08:00:00Z",
+        "secret": "whsec_3q2+7wL0x1tJfQp9kq3mVY0aN5s8hK2dR1uE6cB4zZo",
+    },
+    response_only=True,
+)
+DELIVERY_EXAMPLE = OpenApiExample(
+    "Delivery",
+    value={
+        "id": 311,
+        "event": "whitelist_entry.granted",
+        "event_id": "0d6c5a9e-4f7e-4a43-9f55-2b8f1b7a6c10",
+        "payload": {
+            "id": "0d6c5a9e-4f7e-4a43-9f55-2b8f1b7a6c10",
+            "type": "whitelist_entry.granted",
+            "created_at": "2026-11-23T08:00:00.000Z",
+            "organization": 12,
+            "data": {"whitelist_entry": {"id": 88, "state": "active"}, "account": {"id": 41}},
+        },
+        "state": "retrying",
+        "attempts": 1,
+        "next_attempt_at": "2026-11-23T08:00:30Z",
+        "retry_until": "2026-11-24T08:00:00Z",
+        "delivered_at": None,
+        "created_at": "2026-11-23T08:00:00Z",
+        "attempt_log": [
+            {
+                "number": 1,
+                "requested_at": "2026-11-23T08:00:00Z",
+                "duration_ms": 212,
+                "response_status": 503,
+                "error": "",
+                "manual": False,
+            }
+        ],
+    },
+    response_only=True,
+)
+
+
 def _endpoint(request: Request, pk: int) -> WebhookEndpoint:
     return get_object_or_404(webhook_endpoint_list_visible_to(user=authenticated_user(request)), pk=pk)
 
 
 @extend_schema_view(
-    get=extend_schema(summary="List webhook endpoints", tags=["webhooks"]),
+    get=extend_schema(
+        summary="List webhook endpoints",
+        tags=["webhooks"],
+        operation_id="webhooks_list",
+        examples=[ENDPOINT_OUTPUT_EXAMPLE],
+    ),
     post=extend_schema(
         summary="Register a webhook endpoint",
         description="Registers a URL for the chosen events of your organization (staff: of every "
@@ -53,10 +119,10 @@ def _endpoint(request: Request, pk: int) -> WebhookEndpoint:
         tags=["webhooks"],
         request=WebhookEndpointInputSerializer,
         responses={201: WebhookEndpointWithSecretSerializer, **problems(409)},
-        examples=[ENDPOINT_EXAMPLE],
+        examples=[ENDPOINT_EXAMPLE, ENDPOINT_SECRET_EXAMPLE],
     ),
 )
-class WebhookEndpointListApi(GenericAPIView):
+class WebhookEndpointListApi(ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = WebhookEndpointOutputSerializer
     pagination_class = PagePagination
@@ -66,11 +132,6 @@ class WebhookEndpointListApi(GenericAPIView):
 
     def get_queryset(self) -> QuerySet[WebhookEndpoint]:
         return webhook_endpoint_list_visible_to(user=authenticated_user(self.request))
-
-    def get(self, request: Request) -> Response:
-        queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def post(self, request: Request) -> Response:
         user = authenticated_user(request)
@@ -90,16 +151,31 @@ class WebhookEndpointListApi(GenericAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Read a webhook endpoint", tags=["webhooks"]),
+    get=extend_schema(
+        summary="Read a webhook endpoint", tags=["webhooks"], examples=[ENDPOINT_OUTPUT_EXAMPLE]
+    ),
     patch=extend_schema(
         summary="Change a webhook endpoint",
         tags=["webhooks"],
         request=WebhookEndpointInputSerializer(partial=True),
         responses={200: WebhookEndpointOutputSerializer, **problems(409)},
-        examples=[OpenApiExample("Pause", value={"is_active": False}, request_only=True)],
+        examples=[
+            OpenApiExample("Pause", value={"is_active": False}, request_only=True),
+            ENDPOINT_OUTPUT_EXAMPLE,
+        ],
     ),
     delete=extend_schema(
-        summary="Delete a webhook endpoint and its delivery log", tags=["webhooks"], responses={204: None}
+        summary="Delete a webhook endpoint and its delivery log",
+        tags=["webhooks"],
+        responses={204: None},
+        examples=[
+            OpenApiExample(
+                "Not found",
+                value={"type": "about:blank", "title": "Not Found", "status": 404, "detail": "Not found."},
+                response_only=True,
+                status_codes=["404"],
+            )
+        ],
     ),
 )
 class WebhookEndpointDetailApi(GenericAPIView):
@@ -132,6 +208,7 @@ class WebhookEndpointDetailApi(GenericAPIView):
     tags=["webhooks"],
     request=None,
     responses={200: WebhookEndpointWithSecretSerializer},
+    examples=[ENDPOINT_SECRET_EXAMPLE],
 )
 class WebhookEndpointRotateSecretApi(GenericAPIView):
     permission_classes = [IsAuthenticated]
@@ -153,8 +230,9 @@ def _deliveries(endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
 @extend_schema(
     summary="List an endpoint's deliveries, newest first, with every attempt",
     tags=["webhooks"],
+    examples=[DELIVERY_EXAMPLE],
 )
-class WebhookDeliveryListApi(GenericAPIView):
+class WebhookDeliveryListApi(ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = WebhookDeliveryOutputSerializer
     pagination_class = IdCursorPagination
@@ -166,11 +244,6 @@ class WebhookDeliveryListApi(GenericAPIView):
             return WebhookDelivery.objects.none()
         return _deliveries(_endpoint(self.request, self.kwargs["pk"]))
 
-    def get(self, request: Request, pk: int) -> Response:
-        queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
 
 @extend_schema(
     summary="Send a delivery again now",
@@ -179,6 +252,7 @@ class WebhookDeliveryListApi(GenericAPIView):
     tags=["webhooks"],
     request=None,
     responses={202: WebhookDeliveryOutputSerializer},
+    examples=[DELIVERY_EXAMPLE],
 )
 class WebhookDeliveryResendApi(GenericAPIView):
     permission_classes = [IsAuthenticated]
