@@ -26,6 +26,9 @@ from accounts.services import (
     user_register,
 )
 from accounts.validators import credit_code_check_character
+from integrations.models import ApiKey
+from integrations.scopes import Scope
+from integrations.services import api_key_issue
 from miniprograms.models import MiniProgram
 from miniprograms.services import miniprogram_create, profile_link_approve, profile_link_request
 from whitelist.models import WhitelistApplication
@@ -36,6 +39,7 @@ STAFF_USERNAME = "staff"
 STAFF_PASSWORD = "staff-demo-2026"
 MERCHANT_PASSWORD = "merchant-demo-2026"
 SITE_URL = "http://127.0.0.1:8000/"
+DEMO_API_KEY_NAME = "Demo platform key"
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,7 @@ class Command(BaseCommand):
                     self._merchant(merchant, staff=staff, created=created)
                 self._whitelist(staff=staff, created=created)
                 self._miniprograms(staff=staff, created=created)
+                self._api_key(staff=staff, created=created)
         except ValidationError as exc:
             raise CommandError(f"The demo data is not valid: {exc}") from exc
 
@@ -316,6 +321,15 @@ class Command(BaseCommand):
                 link = profile_link_approve(actor=staff, link=link, reason="Demo link.")
             created.append(f"mini program {name!r} on {account.screen_name!r} ({link.state})")
 
+    def _api_key(self, *, staff: User, created: list[str]) -> None:
+        if ApiKey.objects.filter(name=DEMO_API_KEY_NAME).exists():
+            return
+        _key, secret = api_key_issue(actor=staff, name=DEMO_API_KEY_NAME, scopes=Scope.values)
+        created.append(
+            f"platform-wide API key {DEMO_API_KEY_NAME!r} with every scope: {secret} "
+            "(shown once; send it as `Authorization: Api-Key <key>`)"
+        )
+
     @staticmethod
     def _vertical(code: str) -> Vertical:
         try:
@@ -337,6 +351,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  portal: {SITE_URL}")
         self.stdout.write(f"  admin:  {SITE_URL}admin/")
+        self.stdout.write(f"  API:    {SITE_URL}api/docs/ (Swagger UI), {SITE_URL}api/redoc/")
         self.stdout.write(f"  {STAFF_USERNAME:<{width}}  {STAFF_PASSWORD:<20}  platform staff, superuser")
         for merchant in DEMO_MERCHANTS:
             role = f"merchant of {merchant.organization_name}"
