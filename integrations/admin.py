@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +29,12 @@ class ApiKeyAddForm(forms.ModelForm):
     class Meta:
         model = ApiKey
         fields = ["name", "organization", "scopes", "expiry_date"]
+
+    def clean_expiry_date(self) -> Any:
+        expiry_date = self.cleaned_data.get("expiry_date")
+        if expiry_date is not None and expiry_date <= timezone.now():
+            raise forms.ValidationError(_("The expiry must be in the future."))
+        return expiry_date
 
 
 @admin.register(ApiKey)

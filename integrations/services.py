@@ -44,6 +44,7 @@ REQUEST_TIMEOUT_SECONDS = 10
 # A claimed attempt that has not finished after this long (a killed worker) may be claimed again.
 ATTEMPT_LEASE = timedelta(minutes=5)
 RESPONSE_BODY_KEPT = 2000
+API_KEY_NAME_MAX_LENGTH = 50  # the library's column
 
 
 # API keys
@@ -71,6 +72,12 @@ def api_key_issue(
 ) -> tuple[ApiKey, str]:
     """Issue a key; the returned secret is shown once and only its hash is stored."""
     ensure_staff(user=actor)
+    name = (name or "").strip()
+    if not name or len(name) > API_KEY_NAME_MAX_LENGTH:
+        raise ApplicationError(
+            _("Name the key in 1 to %(limit)d characters.") % {"limit": API_KEY_NAME_MAX_LENGTH},
+            errors={"name": [_("Between 1 and %(limit)d characters.") % {"limit": API_KEY_NAME_MAX_LENGTH}]},
+        )
     if expiry_date is not None and expiry_date <= timezone.now():
         raise ApplicationError(
             _("The expiry must be in the future."), errors={"expiry_date": [_("Must be in the future.")]}

@@ -6,6 +6,7 @@ Each throttle records its state on the request, and RateLimitHeadersMiddleware t
 states into the IETF `RateLimit-Policy` and `RateLimit` fields of the response.
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -68,7 +69,8 @@ class PortalRateThrottle(SimpleRateThrottle):
         remaining = max(0, self.num_requests - len(history))
         reset = max(0, int(history[-1] + self.duration - self.now) + 1) if history else self.duration
         if not allowed:
-            reset = max(1, int(self.wait() or 0))
+            # Rounded up like DRF's Retry-After, so a client that waits `t` is not refused again.
+            reset = max(1, math.ceil(self.wait() or 0))
         state = ThrottleState(
             name=self.policy_name or self.scope or "api",
             limit=self.num_requests,

@@ -198,6 +198,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "portal.openapi.PortalAutoSchema",
+    # Proxies in front of the app that append to X-Forwarded-For; 0 trusts only REMOTE_ADDR, so a
+    # client cannot pick its own address (and rate budget) by sending the header itself.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_CLASSES": [
         "portal.throttling.PrincipalRateThrottle",
         "portal.throttling.IpRateThrottle",
