@@ -3,24 +3,59 @@
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import OfficialAccount
+from accounts.models import OfficialAccount, Platform
 
-from .constants import UserService
+from .constants import Criterion, Outcome, UserService
 from .models import (
     ApplicationAttachment,
+    EntryState,
     Evaluation,
     ReasonCode,
     ReviewEvent,
     WhitelistApplication,
     WhitelistEntry,
 )
+from .selectors import LATEST_EVALUATION_ATTR
 
 
 class ProductSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     url = serializers.URLField(max_length=500)
+
+
+class CriterionResultSerializer(serializers.Serializer):
+    """One criterion's outcome in an evaluation (documentation of the stored JSON)."""
+
+    criterion = serializers.ChoiceField(choices=Criterion.choices)
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
+    reason = serializers.CharField(help_text="Why, in words the applicant can act on.")
+
+
+# The JSON columns below are written only by the services, which check their shape; the fields
+# return the stored JSON as it is and tell the schema what that shape is.
+
+
+@extend_schema_field(ProductSerializer(many=True))
+class ProductListField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=UserService.choices)))
+class ServiceListField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(serializers.ListField(child=serializers.CharField()))
+class StringListField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(CriterionResultSerializer(many=True))
+class CriterionResultListField(serializers.JSONField):
+    pass
 
 
 class ApplicationInputSerializer(serializers.Serializer):
@@ -45,6 +80,14 @@ class ApplicationInputSerializer(serializers.Serializer):
             self.fields["account"].queryset = accounts  # type: ignore[attr-defined]
 
     def validate_self_developed_products(self, value: list[Any]) -> list[dict[str, str]]:
+        # A PATCH validates partially, nested products too; a product still needs both fields.
+        missing = {
+            str(index): {name: [_("This field is required.")] for name in ("name", "url") if name not in item}
+            for index, item in enumerate(value)
+            if not {"name", "url"} <= item.keys()
+        }
+        if missing:
+            raise serializers.ValidationError(missing)
         return [{"name": item["name"], "url": item["url"]} for item in value]
 
 
@@ -54,6 +97,7 @@ class ApplicationUpdateSerializer(ApplicationInputSerializer):
 
 class EvaluationOutputSerializer(serializers.ModelSerializer):
     policy_version = serializers.IntegerField(source="policy.version")
+    results = CriterionResultListField(read_only=True)
 
     class Meta:
         model = Evaluation
@@ -61,7 +105,10 @@ class EvaluationOutputSerializer(serializers.ModelSerializer):
 
 
 class ApplicationOutputSerializer(serializers.ModelSerializer):
-    evaluation = serializers.SerializerMethodField()
+    self_developed_products = ProductListField(read_only=True)
+    services = ServiceListField(read_only=True)
+    support_channels = StringListField(read_only=True)
+    evaluation = serializers.SerializerMethodField(help_text="The newest evaluation; null before the first.")
 
     class Meta:
         model = WhitelistApplication
@@ -84,15 +131,20 @@ class ApplicationOutputSerializer(serializers.ModelSerializer):
             "evaluation",
         ]
 
+    @extend_schema_field(EvaluationOutputSerializer(allow_null=True))
     def get_evaluation(self, application: WhitelistApplication) -> dict[str, Any] | None:
-        evaluation = application.evaluations.select_related("policy").order_by("-id").first()
+        prefetched: list[Evaluation] | None = getattr(application, LATEST_EVALUATION_ATTR, None)
+        if prefetched is None:
+            evaluation = application.evaluations.select_related("policy").order_by("-id").first()
+        else:
+            evaluation = prefetched[0] if prefetched else None
         return EvaluationOutputSerializer(evaluation).data if evaluation else None
 
 
-class EventOutputSerializer(serializers.ModelSerializer):
+class ReviewEventOutputSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
     reason_code: serializers.SlugRelatedField[ReasonCode] = serializers.SlugRelatedField(
-        slug_field="code", read_only=True
+        slug_field="code", read_only=True, allow_null=True
     )
 
     class Meta:
@@ -108,6 +160,13 @@ class EventOutputSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
+    @extend_schema_field(
+        serializers.CharField(
+            allow_null=True,
+            help_text="Who acted: a username, `Platform staff` for reviewers when an applicant reads, "
+            "null for the system.",
+        )
+    )
     def get_actor(self, event: ReviewEvent) -> str | None:
         if event.actor is None:
             return None
@@ -121,21 +180,31 @@ class MessageInputSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=5000, allow_blank=True, default="")
 
 
+class ReasonCodeField(serializers.SlugRelatedField[ReasonCode]):
+    """An active reason code by its code; a string no code can be is refused before the database sees it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", "An active reason code, e.g. `evidence_insufficient`.")
+        super().__init__(slug_field="code", queryset=ReasonCode.objects.filter(is_active=True), **kwargs)
+
+    def to_internal_value(self, data: Any) -> ReasonCode:
+        # PostgreSQL refuses a NUL character in a query; a code is at most 50 characters.
+        if isinstance(data, str) and ("\x00" in data or len(data) > 50):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data[:50])
+        return super().to_internal_value(data)
+
+
 class RequestChangesInputSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=5000)
-    reason_code = serializers.SlugRelatedField(
-        slug_field="code", queryset=ReasonCode.objects.filter(is_active=True), required=False, allow_null=True
-    )
+    reason_code = ReasonCodeField(required=False, allow_null=True)
 
 
 class RejectInputSerializer(serializers.Serializer):
-    reason_code = serializers.SlugRelatedField(
-        slug_field="code", queryset=ReasonCode.objects.filter(is_active=True)
-    )
+    reason_code = ReasonCodeField()
     message = serializers.CharField(max_length=5000, allow_blank=True, default="")
 
 
-class ReasonInputSerializer(serializers.Serializer):
+class EntryReasonInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=5000)
 
 
@@ -162,3 +231,18 @@ class AttachmentOutputSerializer(serializers.ModelSerializer):
 
 class AttachmentInputSerializer(serializers.Serializer):
     file = serializers.FileField(max_length=200, allow_empty_file=False)
+
+
+class WhitelistLookupOutputSerializer(serializers.Serializer):
+    """The public answer to "is this account whitelisted?"."""
+
+    platform = serializers.ChoiceField(choices=Platform.choices)
+    platform_uid = serializers.CharField()
+    whitelisted = serializers.BooleanField(help_text="The entry is active and its validity has not ended.")
+    state = serializers.ChoiceField(
+        choices=EntryState.choices, allow_null=True, help_text="The entry's state; null without an entry."
+    )
+    share_limit_per_hour = serializers.IntegerField(
+        min_value=1, allow_null=True, help_text="Shares allowed per hour; null without an entry."
+    )
+    valid_until = serializers.DateTimeField(allow_null=True, help_text="Null without an entry.")

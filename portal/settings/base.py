@@ -233,7 +233,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "ApplicationStateEnum": "whitelist.models.ApplicationState",
+        "EntryStateEnum": "whitelist.models.EntryState",
+    },
 }
 
 LOGGING = {

@@ -264,9 +264,10 @@ def test_reject__with_reason__is_200_and_applicant_sees_reason_event(
     )
     assert response.json()["state"] == "rejected"
     events = merchant_client.get(f"/api/v1/applications/{submitted['id']}/events/").json()["results"]
-    assert events[-1]["to_state"] == "rejected"
-    assert events[-1]["reason_code"] == "no_independent_development"
-    assert events[-1]["actor"] == "Platform staff"
+    # Newest first: the rejection leads the timeline.
+    assert events[0]["to_state"] == "rejected"
+    assert events[0]["reason_code"] == "no_independent_development"
+    assert events[0]["actor"] == "Platform staff"
 
 
 @pytest.mark.django_db
