@@ -3,7 +3,10 @@
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend  # type: ignore[import-untyped]
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import status
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
@@ -15,11 +18,12 @@ from rest_framework.views import APIView
 from integrations.authentication import ApiKeyAuthentication, request_api_key
 from integrations.scopes import Scope
 from portal.auth import authenticated_user
-from portal.pagination import paginated_response
+from portal.openapi import problems
 from portal.throttling import IpRateThrottle, PrincipalRateThrottle
 
 from .directory import KNOWN_COLUMNS, official_accounts_upsert
-from .models import Platform, Vertical
+from .filters import CheckedCursorPagination, OfficialAccountFilter, StableOrderingFilter
+from .models import OfficialAccount, Platform, Vertical
 from .selectors import (
     official_account_list_visible_to,
     organization_default_for,
@@ -28,10 +32,13 @@ from .selectors import (
 )
 from .serializers import (
     BulkUpsertInputSerializer,
+    BulkUpsertOutputSerializer,
     OfficialAccountInputSerializer,
     OfficialAccountOutputSerializer,
     OrganizationOutputSerializer,
     RegisterInputSerializer,
+    RegisterOutputSerializer,
+    TokenOutputSerializer,
     UserOutputSerializer,
     VerticalOutputSerializer,
 )
@@ -42,8 +49,65 @@ from .services import (
     user_register,
 )
 
+# Statuses of every operation that reads a body: too large, or not JSON.
+BODY_PROBLEMS = problems(413, 415)
 
+ACCOUNT_EXAMPLE = {
+    "id": 42,
+    "organization": 7,
+    "platform": "weibo",
+    "platform_uid": "3000000001",
+    "screen_name": "Alice Foods Official",
+    "kind": "enterprise",
+    "vertical": "food_beverage",
+    "followers_count": 250000,
+    "verification_status": "unverified",
+    "verified_at": None,
+    "created_at": "2025-03-01T08:00:00Z",
+    "updated_at": "2025-03-01T08:00:00Z",
+}
+ACCOUNT_INPUT_EXAMPLE = {
+    key: ACCOUNT_EXAMPLE[key]
+    for key in ("platform", "platform_uid", "screen_name", "kind", "vertical", "followers_count")
+}
+
+
+def _account_response_example(summary: str = "The account", **changes: object) -> OpenApiExample:
+    return OpenApiExample(summary, value={**ACCOUNT_EXAMPLE, **changes}, response_only=True)
+
+
+@extend_schema(
+    summary="Sign up",
+    tags=["accounts"],
+    auth=[],
+    request=RegisterInputSerializer,
+    responses={201: RegisterOutputSerializer, **BODY_PROBLEMS},
+    examples=[
+        OpenApiExample(
+            "A merchant signs up",
+            value={
+                "username": "carol",
+                "email": "carol@example.com",
+                "password": "a-long-and-unusual-passphrase",
+                "organization_name": "Carol Media",
+                "organization_kind": "media",
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Signed up",
+            value={
+                "user": {"id": 12, "username": "carol"},
+                "organization": {"id": 7, "name": "Carol Media", "kind": "media"},
+            },
+            response_only=True,
+            status_codes=["201"],
+        ),
+    ],
+)
 class RegisterApi(APIView):
+    """Create a user, its organization and the owner membership; a welcome email follows."""
+
     # Only to refuse API keys with 403; sign-up is anonymous.
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [AllowAny]
@@ -61,34 +125,106 @@ class RegisterApi(APIView):
         )
 
 
+@extend_schema_view(
+    post=extend_schema(
+        summary="Get a user's token",
+        tags=["accounts"],
+        auth=[],
+        request=AuthTokenSerializer,
+        responses={200: TokenOutputSerializer, **BODY_PROBLEMS},
+        examples=[
+            OpenApiExample(
+                "Credentials",
+                value={"username": "carol", "password": "a-long-and-unusual-passphrase"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "The token",
+                value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"},
+                response_only=True,
+            ),
+        ],
+    )
+)
 class TokenApi(ObtainAuthToken):
-    """POST {"username", "password"} → {"token"}."""
+    """Trade a username and password for the token to send as `Authorization: Token <token>`.
+
+    Wrong credentials are a 400 with `non_field_errors`.
+    """
 
     authentication_classes = [ApiKeyAuthentication]
     throttle_classes = [PrincipalRateThrottle, IpRateThrottle]
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="List the verticals",
+        tags=["accounts"],
+        examples=[
+            OpenApiExample(
+                "A vertical",
+                value={"code": "commerce", "name": "Commerce", "description": "Shops and marketplaces."},
+                response_only=True,
+            )
+        ],
+    )
+)
 class VerticalListApi(ListAPIView):
+    """The categories of accounts, by code; an account names its vertical by code."""
+
     permission_classes = [IsAuthenticated]
     serializer_class = VerticalOutputSerializer
+    filter_backends = [StableOrderingFilter]
+    ordering_fields = ["code", "name"]
+    ordering = ["code"]
 
     def get_queryset(self) -> QuerySet[Vertical]:
         return vertical_list()
 
 
-class OfficialAccountListApi(APIView):
-    permission_classes = [IsAuthenticated]
+@extend_schema_view(
+    get=extend_schema(
+        summary="List official accounts",
+        examples=[_account_response_example("An account")],
+    ),
+    post=extend_schema(
+        summary="Register an official account",
+        request=OfficialAccountInputSerializer,
+        responses={201: OfficialAccountOutputSerializer, **BODY_PROBLEMS},
+        examples=[
+            OpenApiExample("A new account", value=ACCOUNT_INPUT_EXAMPLE, request_only=True),
+            _account_response_example("Registered"),
+        ],
+    ),
+)
+@extend_schema(tags=["accounts"])
+class OfficialAccountListApi(ListAPIView):
+    """The accounts of the caller's organizations (all of them for staff), newest first.
 
-    def get(self, request: Request) -> Response:
-        accounts = official_account_list_visible_to(
-            user=authenticated_user(request),
-            search=request.query_params.get("search", "").strip(),
-            verification_status=request.query_params.get("verification_status", ""),
-            vertical=request.query_params.get("vertical", ""),
-        )
-        return paginated_response(self, request, accounts, OfficialAccountOutputSerializer)
+    A cursor page at a time: follow `next` until it is null. An invalid filter value is a 400 naming
+    the parameter; an invalid cursor is a 404.
+    """
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = OfficialAccountOutputSerializer
+    # The directory holds millions of accounts: a cursor costs one indexed query at any depth.
+    pagination_class = CheckedCursorPagination
+    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
+    filterset_class = OfficialAccountFilter
+    # Only (nearly) unique columns: a cursor cannot page through more than a thousand tied rows.
+    ordering_fields = ["id", "created_at"]
+    ordering = ["-id"]
+
+    def get_queryset(self) -> QuerySet[OfficialAccount]:
+        if getattr(self, "swagger_fake_view", False):
+            return OfficialAccount.objects.none()
+        return official_account_list_visible_to(user=authenticated_user(self.request))
 
     def post(self, request: Request) -> Response:
+        """Register an account for one of the organizations the caller manages; it starts unverified.
+
+        `organization` may be left out by a user who manages exactly one.
+        """
         user = authenticated_user(request)
         serializer = OfficialAccountInputSerializer(
             data=request.data, organizations=organization_list_managed_by(user=user)
@@ -103,14 +239,36 @@ class OfficialAccountListApi(APIView):
         return Response(OfficialAccountOutputSerializer(account).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Get an official account",
+        responses={200: OfficialAccountOutputSerializer},
+        examples=[_account_response_example()],
+    ),
+    patch=extend_schema(
+        summary="Edit an official account",
+        request=OfficialAccountInputSerializer,
+        responses={200: OfficialAccountOutputSerializer, **BODY_PROBLEMS},
+        examples=[
+            OpenApiExample("A new screen name", value={"screen_name": "Alice Foods"}, request_only=True),
+            _account_response_example("Edited", screen_name="Alice Foods"),
+        ],
+    ),
+)
+@extend_schema(tags=["accounts"])
 class OfficialAccountDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
     def get(self, request: Request, pk: int) -> Response:
+        """One account of the caller's organizations (any, for staff)."""
         account = get_object_or_404(official_account_list_visible_to(user=authenticated_user(request)), pk=pk)
         return Response(OfficialAccountOutputSerializer(account).data)
 
     def patch(self, request: Request, pk: int) -> Response:
+        """Change the fields sent; the organization cannot change.
+
+        A merchant's change of the platform, uid or kind sends a verified account back to unverified.
+        """
         user = authenticated_user(request)
         account = get_object_or_404(official_account_list_visible_to(user=user), pk=pk)
         serializer = OfficialAccountInputSerializer(data=request.data, partial=True)
@@ -122,7 +280,20 @@ class OfficialAccountDetailApi(APIView):
         return Response(OfficialAccountOutputSerializer(account).data)
 
 
+@extend_schema(
+    summary="Verify an official account",
+    tags=["accounts"],
+    request=None,
+    responses={200: OfficialAccountOutputSerializer},
+    examples=[
+        _account_response_example(
+            "Verified", verification_status="verified", verified_at="2025-03-02T09:30:00Z"
+        )
+    ],
+)
 class OfficialAccountVerifyApi(APIView):
+    """Staff only: mark the account verified; verifying a verified account changes nothing."""
+
     permission_classes = [IsAdminUser]
 
     def post(self, request: Request, pk: int) -> Response:
@@ -162,8 +333,69 @@ class IsStaffOrPlatformKey(IsAdminUser):
         return super().has_permission(request, view)  # type: ignore[arg-type]
 
 
+@extend_schema(
+    summary="Create or update accounts in bulk",
+    tags=["directory"],
+    request=BulkUpsertInputSerializer,
+    responses={200: BulkUpsertOutputSerializer, **BODY_PROBLEMS},
+    examples=[
+        OpenApiExample(
+            "Two rows",
+            value={
+                "accounts": [
+                    {
+                        "platform_uid": "3000000001",
+                        "screen_name": "Alice Foods Official",
+                        "kind": "enterprise",
+                        "vertical": "food_beverage",
+                        "followers_count": 250000,
+                        "organization_name": "Alice Foods Co",
+                        "organization_kind": "enterprise",
+                    },
+                    {"platform_uid": "3000000002", "screen_name": "No vertical", "kind": "media"},
+                ]
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "One created, one rejected",
+            value={
+                "created": 1,
+                "updated": 0,
+                "rejected": 1,
+                "results": [
+                    {
+                        "index": 0,
+                        "platform": "weibo",
+                        "platform_uid": "3000000001",
+                        "outcome": "created",
+                        "account": 42,
+                        "errors": {},
+                    },
+                    {
+                        "index": 1,
+                        "platform": "weibo",
+                        "platform_uid": "3000000002",
+                        "outcome": "rejected",
+                        "account": None,
+                        "errors": {
+                            "vertical": ["This field is required."],
+                            "followers_count": ["This field is required."],
+                        },
+                    },
+                ],
+            },
+            response_only=True,
+        ),
+    ],
+)
 class AccountBulkUpsertApi(APIView):
     """Create or update up to 1,000 official accounts keyed by (platform, platform_uid).
+
+    Staff, or a platform-wide API key. Each row of `accounts` is an object with the import's columns:
+    `platform_uid`, `screen_name`, `kind`, `vertical` and `followers_count`, and optionally `platform`,
+    `verification_status`, `organization_name`, `organization_kind` and `organization_credit_code`
+    (strings or whole numbers).
 
     The answer has one result per row, in order: created, updated, or rejected with the row's
     errors. A bad row does not stop the others; each row is applied whole or not at all.

@@ -32,6 +32,11 @@ def organization_default_for(*, user: User) -> Organization | None:
     return managed[0].organization if len(managed) == 1 else None
 
 
+def official_account_search(search: str) -> Q:
+    """The accounts a search names: part of the screen name in any case, or the exact platform uid."""
+    return Q(screen_name__icontains=search) | Q(platform_uid=search)
+
+
 def official_account_list_visible_to(
     *, user: User, search: str = "", verification_status: str = "", vertical: str = ""
 ) -> QuerySet[OfficialAccount]:
@@ -42,7 +47,7 @@ def official_account_list_visible_to(
             organization__in=Membership.objects.filter(user=user).values("organization")
         )
     if search:
-        accounts = accounts.filter(Q(screen_name__icontains=search) | Q(platform_uid=search))
+        accounts = accounts.filter(official_account_search(search))
     if verification_status:
         accounts = accounts.filter(verification_status=verification_status)
     if vertical:

@@ -15,6 +15,10 @@ class RegisterInputSerializer(serializers.Serializer):
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
+    # Not the model's validator as a pattern: Python's \w takes letters of every script, JSON Schema's
+    # only ASCII ones, so a valid username would break the documented pattern.
+    username = serializers.CharField(read_only=True)
+
     class Meta:
         model = User
         fields = ["id", "username"]
@@ -24,6 +28,15 @@ class OrganizationOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Organization
         fields = ["id", "name", "kind"]
+
+
+class RegisterOutputSerializer(serializers.Serializer):
+    user = UserOutputSerializer()
+    organization = OrganizationOutputSerializer()
+
+
+class TokenOutputSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text=_("Send it as `Authorization: Token <token>`."))
 
 
 class VerticalOutputSerializer(serializers.ModelSerializer):
@@ -55,6 +68,16 @@ class OfficialAccountOutputSerializer(serializers.ModelSerializer):
         ]
 
 
+class VerticalCodeField(serializers.SlugRelatedField[Vertical]):
+    """A vertical by code; text that cannot be a code (a NUL byte) is refused before any query."""
+
+    def to_internal_value(self, data: object) -> Vertical:
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", ""))
+        vertical: Vertical = super().to_internal_value(data)
+        return vertical
+
+
 class OfficialAccountInputSerializer(serializers.Serializer):
     """Fields a merchant sends to create or edit an account; services enforce the rules."""
 
@@ -67,7 +90,7 @@ class OfficialAccountInputSerializer(serializers.Serializer):
     )
     screen_name = serializers.CharField(max_length=100)
     kind = serializers.ChoiceField(choices=AccountKind.choices)
-    vertical = serializers.SlugRelatedField(slug_field="code", queryset=Vertical.objects.all())
+    vertical = VerticalCodeField(slug_field="code", queryset=Vertical.objects.all())
     followers_count = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
 
     def __init__(self, *args, organizations=None, **kwargs) -> None:  # type: ignore[no-untyped-def]

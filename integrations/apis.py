@@ -4,7 +4,7 @@ from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
@@ -131,6 +131,8 @@ class WebhookEndpointListApi(ListAPIView):
     ordering_fields = ["id", "created_at", "url"]
 
     def get_queryset(self) -> QuerySet[WebhookEndpoint]:
+        if getattr(self, "swagger_fake_view", False):
+            return WebhookEndpoint.objects.none()
         return webhook_endpoint_list_visible_to(user=authenticated_user(self.request))
 
     def post(self, request: Request) -> Response:
@@ -167,13 +169,14 @@ class WebhookEndpointListApi(ListAPIView):
     delete=extend_schema(
         summary="Delete a webhook endpoint and its delivery log",
         tags=["webhooks"],
-        responses={204: None},
+        responses={204: OpenApiResponse(description="Deleted, with its delivery log."), **problems(404)},
         examples=[
             OpenApiExample(
                 "Not found",
                 value={"type": "about:blank", "title": "Not Found", "status": 404, "detail": "Not found."},
                 response_only=True,
                 status_codes=["404"],
+                media_type="application/problem+json",
             )
         ],
     ),
@@ -252,7 +255,9 @@ class WebhookDeliveryListApi(ListAPIView):
     tags=["webhooks"],
     request=None,
     responses={202: WebhookDeliveryOutputSerializer},
-    examples=[DELIVERY_EXAMPLE],
+    examples=[
+        OpenApiExample("Queued again", value=DELIVERY_EXAMPLE.value, response_only=True, status_codes=["202"])
+    ],
 )
 class WebhookDeliveryResendApi(GenericAPIView):
     permission_classes = [IsAuthenticated]

@@ -1,4 +1,4 @@
-"""API routes of mini programs and profile links, under /api/v1/."""
+"""API routes of mini programs, profile links and shares, under /api/v1/."""
 
 from django.urls import path
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("miniprograms/<int:pk>/icon/", apis.MiniProgramIconApi.as_view(), name="api-miniprogram-icon"),
     path("miniprograms/<int:pk>/delist/", apis.MiniProgramDelistApi.as_view(), name="api-miniprogram-delist"),
     path("miniprograms/<int:pk>/shares/", apis.ShareCreateApi.as_view(), name="api-miniprogram-shares"),
+    path("shares/", apis.ShareListApi.as_view(), name="api-shares"),
     path("accounts/<int:pk>/quota/", apis.AccountQuotaApi.as_view(), name="api-account-quota"),
     path(
         "profiles/<str:platform>/<str:platform_uid>/miniprograms/",

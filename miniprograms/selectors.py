@@ -1,10 +1,10 @@
-"""Reads of mini programs and profile links, scoped to who asks."""
+"""Reads of mini programs, profile links and shares, scoped to who asks."""
 
 from django.db.models import QuerySet
 
 from accounts.models import Membership, User
 
-from .models import OPEN_LINK_STATES, MiniProgram, ProfileLink, ProfileLinkEvent
+from .models import OPEN_LINK_STATES, MiniProgram, ProfileLink, ProfileLinkEvent, Share
 
 
 def _organizations_of(user: User) -> QuerySet[Membership, int]:
@@ -47,3 +47,11 @@ def profile_link_list_visible_to(
 
 def profile_link_events(*, link: ProfileLink) -> QuerySet[ProfileLinkEvent]:
     return link.events.select_related("actor").order_by("id")
+
+
+def share_list_visible_to(*, user: User) -> QuerySet[Share]:
+    """Shares made for the accounts of the user's organizations (all for staff), newest first."""
+    shares = Share.objects.all()
+    if not user.is_staff:
+        shares = shares.filter(account__organization__in=_organizations_of(user))
+    return shares.order_by("-id")

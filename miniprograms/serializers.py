@@ -7,7 +7,15 @@ from rest_framework import serializers
 
 from accounts.models import OfficialAccount, Organization
 
-from .models import APP_ID_REGEX, NAME_MAX_LENGTH, Capability, Category, MiniProgram, ProfileLink
+from .models import (
+    APP_ID_REGEX,
+    NAME_MAX_LENGTH,
+    Capability,
+    Category,
+    MiniProgram,
+    ProfileLink,
+    Share,
+)
 from .quota import QuotaState
 
 DESCRIPTION_MAX_LENGTH = 2000
@@ -35,6 +43,7 @@ class MiniProgramInputSerializer(serializers.Serializer):
 
 
 class MiniProgramOutputSerializer(serializers.ModelSerializer):
+    capabilities = serializers.ListField(child=serializers.CharField(), read_only=True)
     icon_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -104,6 +113,57 @@ class ShareInputSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         if accounts is not None:
             self.fields["account"].queryset = accounts  # type: ignore[attr-defined]
+
+
+class ShareQuotaSummarySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(help_text=_("Shares an hour the account's whitelist entry allows."))
+    used = serializers.IntegerField(help_text=_("Shares recorded in the current window."))
+    remaining = serializers.IntegerField()
+    resets_at = serializers.DateTimeField(help_text=_("When the next window opens (clock hours, UTC)."))
+
+
+class ShareCreatedOutputSerializer(serializers.Serializer):
+    """The answer to a share: the share and the account's quota after it."""
+
+    id = serializers.IntegerField()
+    account = serializers.IntegerField()
+    miniprogram = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    quota = ShareQuotaSummarySerializer()
+
+
+class QuotaOutputSerializer(serializers.Serializer):
+    """An account's share quota in the current window."""
+
+    limit = serializers.IntegerField(help_text=_("Shares an hour the account's whitelist entry allows."))
+    used = serializers.IntegerField(help_text=_("Shares recorded in the current window."))
+    remaining = serializers.IntegerField()
+    window_start = serializers.DateTimeField(help_text=_("When the current window opened."))
+    resets_at = serializers.DateTimeField(help_text=_("When the next window opens (clock hours, UTC)."))
+
+
+class ShareOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Share
+        fields = ["id", "account", "miniprogram", "slot", "limit", "window_start", "created_at"]
+
+
+class ProfileMiniProgramSerializer(serializers.Serializer):
+    app_id = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    category = serializers.ChoiceField(choices=Category.choices)
+    capabilities = serializers.ListField(child=serializers.CharField())
+    icon_url = serializers.CharField(allow_null=True)
+
+
+class ProfileOutputSerializer(serializers.Serializer):
+    """An account's profile section: its live mini programs in order, if it is whitelisted."""
+
+    whitelisted = serializers.BooleanField(
+        help_text=_("Whether the account's whitelist entry is active; if not, `miniprograms` is empty.")
+    )
+    miniprograms = ProfileMiniProgramSerializer(many=True)
 
 
 def quota_data(state: QuotaState) -> dict[str, Any]:

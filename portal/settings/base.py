@@ -236,6 +236,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ApplicationStateEnum": "whitelist.models.ApplicationState",
         "EntryStateEnum": "whitelist.models.EntryState",
+        "AccountKindEnum": "accounts.models.AccountKind",
+        "OrganizationKindEnum": "accounts.models.OrganizationKind",
+        "WebhookEventEnum": "integrations.models.WebhookEvent",
     },
 }
 

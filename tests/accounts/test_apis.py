@@ -229,8 +229,9 @@ def test_accounts_list__many__paginates_with_next_link(merchant_client, merchant
 
 
 @pytest.mark.django_db
-def test_accounts_list__page_out_of_range__is_404_problem(merchant_client, account):
-    assert_problem(merchant_client.get("/api/v1/accounts/?page=9"), 404)
+def test_accounts_list__invalid_cursor__is_404_problem(merchant_client, account):
+    # The list is cursor-paginated: a cursor that was not handed out names no page.
+    assert_problem(merchant_client.get("/api/v1/accounts/?cursor=not-a-cursor"), 404)
 
 
 @pytest.mark.django_db
