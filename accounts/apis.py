@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from django_filters.rest_framework import DjangoFilterBackend  # type: ignore[import-untyped]
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -18,11 +18,13 @@ from rest_framework.views import APIView
 from integrations.authentication import ApiKeyAuthentication, request_api_key
 from integrations.scopes import Scope
 from portal.auth import authenticated_user
+from portal.filters import StrictOrderingFilter
 from portal.openapi import problems
+from portal.pagination import IdCursorPagination
 from portal.throttling import IpRateThrottle, PrincipalRateThrottle
 
 from .directory import KNOWN_COLUMNS, official_accounts_upsert
-from .filters import CheckedCursorPagination, OfficialAccountFilter, StableOrderingFilter
+from .filters import OfficialAccountFilter
 from .models import OfficialAccount, Platform, Vertical
 from .selectors import (
     official_account_list_visible_to,
@@ -174,7 +176,7 @@ class VerticalListApi(ListAPIView):
 
     permission_classes = [IsAuthenticated]
     serializer_class = VerticalOutputSerializer
-    filter_backends = [StableOrderingFilter]
+    filter_backends = [StrictOrderingFilter]
     ordering_fields = ["code", "name"]
     ordering = ["code"]
 
@@ -208,8 +210,8 @@ class OfficialAccountListApi(ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = OfficialAccountOutputSerializer
     # The directory holds millions of accounts: a cursor costs one indexed query at any depth.
-    pagination_class = CheckedCursorPagination
-    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
+    pagination_class = IdCursorPagination
+    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
     filterset_class = OfficialAccountFilter
     # Only (nearly) unique columns: a cursor cannot page through more than a thousand tied rows.
     ordering_fields = ["id", "created_at"]

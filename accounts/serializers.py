@@ -121,7 +121,7 @@ class BulkUpsertInputSerializer(serializers.Serializer):
     """Up to 1,000 accounts keyed by platform and uid; each row is checked on its own."""
 
     accounts = serializers.ListField(
-        child=serializers.JSONField(), min_length=1, max_length=BULK_UPSERT_MAX_ROWS
+        child=serializers.JSONField(allow_null=True), min_length=1, max_length=BULK_UPSERT_MAX_ROWS
     )
 
 

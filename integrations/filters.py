@@ -2,6 +2,8 @@
 
 import django_filters
 
+from portal.filters import InstantFilter
+
 from .models import DeliveryState, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
@@ -17,8 +19,8 @@ class WebhookEndpointFilter(django_filters.FilterSet):
 class WebhookDeliveryFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=DeliveryState.choices)
     event = django_filters.ChoiceFilter(choices=WebhookEvent.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = InstantFilter(field_name="created_at", lookup_expr="gte")
+    created_before = InstantFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = WebhookDelivery

@@ -1,34 +1,12 @@
 """Query parameters of the mini programs API's lists: filters and search."""
 
-from datetime import UTC, datetime
-from typing import Any
-
-from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
-from django_filters import rest_framework as filters  # type: ignore[import-untyped]
-from django_filters.fields import IsoDateTimeField  # type: ignore[import-untyped]
+from django_filters import rest_framework as filters
 
-from accounts.filters import IdFilter
+from portal.filters import IdFilter, InstantFilter
 
 from .models import OPEN_LINK_STATES, MiniProgram, MiniProgramState, ProfileLink, ProfileLinkState, Share
-
-
-class UtcIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 time, in UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows."""
-
-    def to_python(self, value: Any) -> datetime | None:
-        moment: datetime | None = super().to_python(value)
-        if moment is None:
-            return None
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError as exc:  # e.g. 0001-01-01T00:00+01:00 is in year 0 in UTC
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
-
-
-class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
-    field_class = UtcIsoDateTimeField
 
 
 class MiniProgramFilter(filters.FilterSet):
@@ -67,12 +45,12 @@ class ProfileLinkFilter(filters.FilterSet):
 class ShareFilter(filters.FilterSet):
     account = IdFilter(field_name="account_id", help_text=_("An official account's id."))
     miniprogram = IdFilter(field_name="miniprogram_id", help_text=_("A mini program's id."))
-    created_after = UtcIsoDateTimeFilter(
+    created_after = InstantFilter(
         field_name="created_at",
         lookup_expr="gte",
         help_text=_("Shares made at or after this time (ISO 8601, e.g. `2025-03-01T08:00:00Z`)."),
     )
-    created_before = UtcIsoDateTimeFilter(
+    created_before = InstantFilter(
         field_name="created_at",
         lookup_expr="lt",
         help_text=_("Shares made before this time (ISO 8601)."),

@@ -4,6 +4,7 @@ Read on every profile view of the platform, so a hit costs no query and a miss c
 service that changes what a profile shows calls `profile_forget_accounts` after its commit.
 """
 
+import hashlib
 from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
@@ -17,7 +18,9 @@ PROFILE_CACHE_SECONDS = 300
 
 
 def profile_cache_key(platform: str, platform_uid: str) -> str:
-    return f"profile:v1:{platform}:{platform_uid}"
+    """The cache key of a profile; the uid is hashed, as it may hold any character and any length."""
+    digest = hashlib.sha256(platform_uid.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"profile:v2:{platform}:{digest}"
 
 
 def profile_section(*, platform: str, platform_uid: str) -> dict[str, Any] | None:

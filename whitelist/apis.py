@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend  # type: ignore[import-untyped]
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -34,12 +34,13 @@ from integrations.scopes import Scope
 from integrations.selectors import scoped_to_key
 from portal.auth import authenticated_user
 from portal.errors import PROBLEM_CONTENT_TYPE, Forbidden
+from portal.filters import StrictOrderingFilter
 from portal.openapi import problems
 from portal.pagination import IdCursorPagination, PagePagination
 from portal.throttling import IpRateThrottle, PrincipalScopedRateThrottle
 
 from . import services
-from .filters import ApplicationFilter, EntryFilter, StrictOrderingFilter
+from .filters import ApplicationFilter, EntryFilter
 from .models import (
     ApplicationAttachment,
     AttachmentContentType,

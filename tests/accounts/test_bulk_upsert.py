@@ -178,11 +178,6 @@ def test_bulk_upsert__bad_rows__rejected_with_field_errors_and_the_others_writte
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BulkUpsertInputSerializer's child JSONField does not allow null, so a null row fails the "
-    "whole batch with 400 `accounts.1` instead of being rejected on its own like other non-objects",
-)
 def test_bulk_upsert__null_row__rejected_alone_and_the_others_written(staff_client, commerce):
     response = staff_client.post(URL, {"accounts": [row("9500000100"), None]}, format="json")
     assert response.status_code == 200, response.content

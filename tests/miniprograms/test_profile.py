@@ -158,3 +158,12 @@ def test_cache__account_uid_changed__old_uid_unknown_new_uid_served(
         official_account_update(actor=merchant, account=account, data={"platform_uid": "7199999999"})
     assert APIClient().get(f"/api/v1/profiles/weibo/{old_uid}/miniprograms/").status_code == 404
     assert APIClient().get("/api/v1/profiles/weibo/7199999999/miniprograms/").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("uid", ["with space", "x" * 300, "tab\tand:colon"])
+def test_profile__uid_unfit_for_a_cache_key__is_404_not_500(api_client, uid):
+    # Cache backends refuse keys with spaces or over 250 characters; the uid is hashed into the key.
+    response = api_client.get(f"/api/v1/profiles/weibo/{uid}/miniprograms/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/problem+json")
