@@ -20,8 +20,11 @@ LAST_USED_RESOLUTION_SECONDS = 60
 def api_key_scopes_of(view: Any, method: str) -> str | None:
     """The scope a view asks of a key for this method; None when keys may not use it."""
     scopes: dict[str, str] = getattr(view, "api_key_scopes", {}) or {}
-    if method in ("HEAD", "OPTIONS"):
+    if method == "HEAD":
         method = "GET"
+    if method == "OPTIONS":
+        # Describing the endpoint needs the scope of its reads, else of any method it offers keys.
+        return scopes.get("GET") or next(iter(scopes.values()), None)
     return scopes.get(method)
 
 

@@ -1,75 +1,15 @@
 """The accounts API's lists (filters, ordering, cursor pages, query counts) and its OpenAPI description."""
 
 import base64
-import functools
-import json
 
 import pytest
-import requests
-import schemathesis
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from drf_spectacular.generators import SchemaGenerator
-from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from accounts.models import AccountKind
 from accounts.services import official_account_verify
 from tests import factories
-
-PROBLEM = "application/problem+json"
-
-
-@functools.cache
-def api_schema() -> OpenApiSchema:
-    document = SchemaGenerator().get_schema(request=None, public=True)
-    return schemathesis.openapi.from_dict(json.loads(json.dumps(document, cls=DjangoJSONEncoder)))
-
-
-def assert_documented(response, path: str, method: str) -> None:
-    """The response is one the API's OpenAPI description allows: its status, media type, headers and body.
-
-    `path` is the path template as documented, e.g. "/api/v1/accounts/{id}/".
-    """
-    operation = api_schema()[path][method]
-    request = requests.Request(method.upper(), f"http://testserver{response.request['PATH_INFO']}").prepare()
-    documented = schemathesis.Response(
-        status_code=response.status_code,
-        headers={name: [value] for name, value in response.headers.items()},
-        content=response.content,
-        request=request,
-        elapsed=0.0,
-        verify=False,
-    )
-    operation.validate_response(documented)
-
-
-def assert_problem(response, status: int, *fields: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status
-    for field in fields:
-        assert body["errors"][field], body
-    return body
-
-
-def ids(response) -> list[int]:
-    assert response.status_code == 200, response.content
-    return [item["id"] for item in response.json()["results"]]
-
-
-def walk(client, url: str) -> list[int]:
-    """Every id of a cursor-paginated list, following `next` to the end."""
-    seen: list[int] = []
-    while url:
-        response = client.get(url)
-        seen += ids(response)
-        body = response.json()
-        assert "count" not in body
-        url = body["next"]
-    return seen
-
+from tests.api_contract import assert_documented, assert_problem, ids, walk
 
 # Filters and search
 

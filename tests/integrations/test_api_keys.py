@@ -259,3 +259,13 @@ def test_share__merchant_after_key_used_the_quota__is_429(
     response = merchant_client.post(url, {"account": live_link.account_id}, format="json")
     assert response.status_code == 429
     assert Share.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_options__post_only_endpoint__allowed_for_a_key_with_its_scope(issue_key, key_client):
+    # OPTIONS describes an endpoint; a key that may POST there may ask how
+    _key, secret = issue_key(Scope.ACCOUNTS_WRITE)
+    response = key_client(secret).options("/api/v1/accounts/bulk-upsert/")
+    assert response.status_code == 200
+    _key, other = issue_key(Scope.PROFILES_READ)
+    assert key_client(other).options("/api/v1/accounts/bulk-upsert/").status_code == 403

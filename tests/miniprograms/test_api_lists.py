@@ -12,7 +12,7 @@ from integrations.scopes import Scope
 from integrations.services import api_key_issue
 from miniprograms import services
 from miniprograms.profile import profile_forget
-from tests.accounts.test_api_lists import assert_documented, assert_problem, ids, walk
+from tests.api_contract import assert_documented, assert_problem, ids, walk
 from whitelist import services as whitelist_services
 from whitelist.models import WhitelistEntry
 

@@ -5,13 +5,10 @@ import os
 from typing import Any
 
 import pytest
-import schemathesis
 from django.core import signals
 from django.core.management import call_command
-from django.core.serializers.json import DjangoJSONEncoder
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
-from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
@@ -23,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests import factories
+from tests.api_contract import api_schema
 
 # Examples per operation; SCHEMATHESIS_EXAMPLES raises it for a deeper run by hand.
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
@@ -110,8 +108,7 @@ def test_schema_endpoint__serves_openapi_json(client):
 
 def _contract_schema() -> Any:
     # Built at collection from the generator itself (no request); calls go in-process to the WSGI app.
-    document = SchemaGenerator().get_schema(request=None, public=True)
-    schema = schemathesis.openapi.from_dict(json.loads(json.dumps(document, cls=DjangoJSONEncoder)))
+    schema = api_schema()
     schema.app = get_wsgi_application()
     return schema
 

@@ -1,26 +1,19 @@
 """The whitelist API's lists (filters, search, ordering, cursor pages, query counts) and OpenAPI shapes."""
 
-import functools
-import json
 from datetime import timedelta
 
 import pytest
-import requests
-import schemathesis
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
-from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from tests import factories
+from tests.api_contract import assert_documented, assert_problem, ids
 from whitelist import services
 from whitelist.models import WhitelistApplication, WhitelistEntry
 
-PROBLEM = "application/problem+json"
 EVIDENCE = {
     "has_in_house_team": True,
     "dev_team_size": 5,
@@ -28,43 +21,6 @@ EVIDENCE = {
     "services": ["ordering"],
     "support_channels": ["400-800-1234"],
 }
-
-
-@functools.cache
-def api_schema() -> OpenApiSchema:
-    document = SchemaGenerator().get_schema(request=None, public=True)
-    return schemathesis.openapi.from_dict(json.loads(json.dumps(document, cls=DjangoJSONEncoder)))
-
-
-def assert_documented(response, path: str, method: str = "get") -> None:
-    """The response is one the OpenAPI description allows: status, media type, headers and body."""
-    operation = api_schema()[path][method]
-    request = requests.Request(method.upper(), f"http://testserver{response.request['PATH_INFO']}").prepare()
-    operation.validate_response(
-        schemathesis.Response(
-            status_code=response.status_code,
-            headers={name: [value] for name, value in response.headers.items()},
-            content=b"".join(response.streaming_content) if response.streaming else response.content,
-            request=request,
-            elapsed=0.0,
-            verify=False,
-        )
-    )
-
-
-def assert_problem(response, status: int, *fields: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status
-    for field in fields:
-        assert body["errors"][field], body
-    return body
-
-
-def ids(response) -> list[int]:
-    assert response.status_code == 200, response.content
-    return [item["id"] for item in response.json()["results"]]
 
 
 def apply(merchant, organization, *, screen_name: str = "Shop", platform_uid: str | None = None):
