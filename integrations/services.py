@@ -2,16 +2,20 @@
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Q
@@ -323,10 +327,34 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
+def webhook_address_refusal(url: str) -> str:
+    """Why a URL may not receive deliveries (it resolves to a private, loopback or link-local
+    address, e.g. the cloud metadata service), or "" when it may. WEBHOOK_ALLOW_PRIVATE_ADDRESSES
+    lifts the rule for local development and tests."""
+    if settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
+        return ""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return f"The host {host!r} does not resolve."
+    for address in addresses:
+        ip = ipaddress.ip_address(str(address).split("%")[0])
+        if not ip.is_global:
+            return (
+                f"The host {host!r} resolves to the non-public address {ip}; "
+                "deliveries go to public hosts only."
+            )
+    return ""
+
+
 def _post(url: str, *, body: bytes, headers: Mapping[str, str]) -> tuple[int | None, str, str]:
     """POST and return (status, first part of the body, error)."""
     if not url.lower().startswith(("http://", "https://")):
         return None, "", "Only http and https URLs are delivered to."
+    refusal = webhook_address_refusal(url)
+    if refusal:
+        return None, "", refusal
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310 (scheme checked)
     try:
         with _opener.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:

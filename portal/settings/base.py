@@ -215,6 +215,10 @@ REST_FRAMEWORK = {
     },
 }
 
+# Webhook deliveries to private, loopback and link-local addresses (an intranet, the cloud metadata
+# service) are refused unless this is on; local development and tests deliver to 127.0.0.1.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Mini program portal API",
     "DESCRIPTION": (

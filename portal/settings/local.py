@@ -5,6 +5,8 @@ from .base import env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Local receivers (a tunnel, a test server on 127.0.0.1) may get webhook deliveries.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=True)
 # Serve static files straight from the app folders, no collectstatic needed.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

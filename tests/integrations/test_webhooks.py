@@ -508,3 +508,28 @@ def test_profile_link_services__emit_live_and_removed(
     miniprogram_services.profile_link_approve(actor=staff, link=link2)
     miniprogram_services.miniprogram_delist(actor=merchant, miniprogram=miniprogram, reason="Closed")
     assert _events_of(endpoint)[-2:] == ["profile_link.live", "profile_link.removed"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("host", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "[::1]", "localhost"])
+def test_delivery__private_address__is_refused_and_logged_without_a_request(
+    settings, endpoint, receiver, host, django_capture_on_commit_callbacks
+):
+    # Given production's guard and an endpoint that points inside the network
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=f"http://{host}:{receiver.port}/hooks")
+    (delivery,) = emit_committed(
+        django_capture_on_commit_callbacks,
+        event=WebhookEvent.ENTRY_GRANTED,
+        organization_id=endpoint.organization_id,
+        data={},
+    )
+    # Then nothing was sent, and the attempt says why
+    assert receiver.requests == []
+    attempt = WebhookDelivery.objects.get(pk=delivery.pk).attempt_log.get()
+    assert attempt.response_status is None and "non-public address" in attempt.error
+
+
+def test_address_refusal__public_address__is_allowed(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    assert services.webhook_address_refusal("https://93.184.215.14/hooks") == ""
