@@ -67,7 +67,7 @@ class PortalRateThrottle(SimpleRateThrottle):
         assert self.num_requests is not None and self.duration is not None
         history = getattr(self, "history", [])
         remaining = max(0, self.num_requests - len(history))
-        reset = max(0, int(history[-1] + self.duration - self.now) + 1) if history else self.duration
+        reset = max(0, math.ceil(history[-1] + self.duration - self.now)) if history else self.duration
         if not allowed:
             # Rounded up like DRF's Retry-After, so a client that waits `t` is not refused again.
             reset = max(1, math.ceil(self.wait() or 0))
