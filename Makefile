@@ -69,3 +69,14 @@ bench-throttle: $(VENV)/.runtime-installed
 	@test -n "$(REDIS_URL)" || { echo "bench-throttle needs REDIS_URL, e.g. redis://127.0.0.1:6379/12" >&2; exit 2; }
 	DATABASE_URL='$(BENCH_DATABASE_URL)' REDIS_URL='$(REDIS_URL)' \
 		$(PY) benchmarks/throttle_comparison.py --accounts $(ACCOUNTS) --attempts $(ATTEMPTS)
+
+# A directory at the programme's scale for the benchmarks, in the PostgreSQL database that DATABASE_URL
+# names (SQLite is refused): ACCOUNTS official accounts, 1,670,000 unless given (bench-throttle's default
+# of 20 is that target's own). SEED_SCALE_ARGS passes more options, e.g. `--seed 1`; with `--clean` the
+# command deletes exactly what a seed wrote. A second seed refuses while one is present.
+.PHONY: seed-scale
+seed-scale: ACCOUNTS := $(if $(filter file,$(origin ACCOUNTS)),1670000,$(ACCOUNTS))
+seed-scale: $(VENV)/.dev-installed
+	@test -n "$(DATABASE_URL)" || { echo "seed-scale needs DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/portal_scale" >&2; exit 2; }
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_scale --accounts $(ACCOUNTS) $(SEED_SCALE_ARGS)
