@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -144,20 +144,29 @@ def webhook_endpoint_create(
     """Register an endpoint for an organization's events, or for every organization's (staff only)."""
     _ensure_may_manage_endpoints(actor=actor, organization=organization)
     if WebhookEndpoint.objects.filter(organization=organization, url=url).exists():
-        raise ApplicationError(
-            _("This URL is already registered."),
-            code="conflict",
-            status_code=409,
-            errors={"url": [_("Already registered.")]},
-        )
-    return WebhookEndpoint.objects.create(
-        organization=organization,
-        url=url,
-        events=_events_clean(events),
-        description=description,
-        is_active=is_active,
-        secret=webhook_secret_generate(),
-        created_by=actor,
+        raise _url_taken()
+    try:
+        # A concurrent registration of the same URL meets the unique constraint: the same 409.
+        with transaction.atomic():
+            return WebhookEndpoint.objects.create(
+                organization=organization,
+                url=url,
+                events=_events_clean(events),
+                description=description,
+                is_active=is_active,
+                secret=webhook_secret_generate(),
+                created_by=actor,
+            )
+    except IntegrityError:
+        raise _url_taken() from None
+
+
+def _url_taken() -> ApplicationError:
+    return ApplicationError(
+        _("This URL is already registered."),
+        code="conflict",
+        status_code=409,
+        errors={"url": [_("Already registered.")]},
     )
 
 
@@ -179,14 +188,13 @@ def webhook_endpoint_update(
         .exclude(pk=endpoint.pk)
         .exists()
     ):
-        raise ApplicationError(
-            _("This URL is already registered."),
-            code="conflict",
-            status_code=409,
-            errors={"url": [_("Already registered.")]},
-        )
+        raise _url_taken()
     if fields:
-        endpoint.save(update_fields=fields)
+        try:
+            with transaction.atomic():
+                endpoint.save(update_fields=fields)
+        except IntegrityError:
+            raise _url_taken() from None
     return endpoint
 
 

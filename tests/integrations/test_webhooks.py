@@ -533,3 +533,36 @@ def test_delivery__private_address__is_refused_and_logged_without_a_request(
 def test_address_refusal__public_address__is_allowed(settings):
     settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
     assert services.webhook_address_refusal("https://93.184.215.14/hooks") == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_endpoint__same_url_registered_at_once__one_created_the_others_409(postgres, organization, org_admin):
+    from django.db import connection
+
+    from portal.errors import ApplicationError
+
+    outcomes: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def register() -> None:
+        barrier.wait()
+        try:
+            services.webhook_endpoint_create(
+                actor=org_admin,
+                organization=organization,
+                url="https://race.example.com/h",
+                events=["profile_link.live"],
+            )
+            outcomes.append("created")
+        except ApplicationError as error:
+            outcomes.append(f"{error.status_code} {','.join(error.errors)}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=register) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["409 url"] * 5 + ["created"]
+    assert WebhookEndpoint.objects.filter(url="https://race.example.com/h").count() == 1
