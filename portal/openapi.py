@@ -4,7 +4,7 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from integrations.authentication import api_key_scopes_of
@@ -38,20 +38,6 @@ class ProblemSerializer(serializers.Serializer):
         required=False,
         help_text="Field errors by field name; `non_field_errors` for the request as a whole.",
     )
-
-
-PROBLEM_EXAMPLE = OpenApiExample(
-    "Invalid input",
-    value={
-        "type": "urn:portal:problem:validation-error",
-        "title": "Invalid input.",
-        "status": 400,
-        "detail": "followers_count: Ensure this value is greater than or equal to 0.",
-        "errors": {"followers_count": ["Ensure this value is greater than or equal to 0."]},
-    },
-    response_only=True,
-    status_codes=["400"],
-)
 
 
 def problem(status: int, description: str = "") -> OpenApiResponse:
