@@ -168,7 +168,9 @@ class ShareQuota(models.Model):
     class Meta:
         verbose_name = _("share quota")
         verbose_name_plural = _("share quotas")
-        indexes = [models.Index(fields=["window_start"], name="mp_quota_window_idx")]
+        # No index on window_start or used: every share and every reset updates both, and without an
+        # index on them PostgreSQL updates the row in place (HOT; the table keeps free room per page,
+        # migration 0005). The hourly reset reads the table once instead (docs/benchmarks.md, row 4).
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.used} since {self.window_start:%Y-%m-%d %H:00}"

@@ -369,3 +369,31 @@ def test_reset__late__does_not_reopen_the_current_window(merchant, live_link, da
     with pytest.raises(services.ShareQuotaExceeded):
         share(merchant, live_link, now=hour + timedelta(minutes=30))
     assert Share.objects.filter(window_start=hour).count() == 1
+
+
+def test_database_quota__updates_in_place_on_postgresql(postgres, listed_account):
+    """Every grant and every reset updates the quota row as a heap-only tuple: no index entry written.
+
+    It holds while no index covers `used` or `window_start` (migration 0005); the reset at 10% of
+    1.67 M accounts took 2.1 s with 217 MB of WAL with such an index, 0.8 s with 13 MB without.
+    """
+    from miniprograms.quota import DatabaseQuota
+
+    def updates() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
+                [ShareQuota._meta.db_table],
+            )
+            row = cursor.fetchone()
+        return (row[0], row[1]) if row else (0, 0)
+
+    window = window_start()
+    quota = DatabaseQuota()
+    quota.consume(account_id=listed_account.pk, limit=1, window=window - timedelta(hours=1))
+    before = updates()
+    assert quota.consume(account_id=listed_account.pk, limit=1, window=window).granted
+    services.share_quotas_reset(now=window + timedelta(hours=1))
+    total, hot = (after - start for after, start in zip(updates(), before, strict=True))
+    assert total >= 2
+    assert hot == total
