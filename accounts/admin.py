@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from portal.admin_pagination import LargeTableAdmin
 from portal.auth import authenticated_user
 
 from .models import Membership, OfficialAccount, Organization, User, VerificationStatus, Vertical
@@ -38,12 +39,12 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(LargeTableAdmin):
     inlines = [MembershipInline]
     list_display = ["name", "kind", "unified_social_credit_code", "created_at"]
-    list_filter = ["kind"]
+    # Not date_hierarchy: it lists the years found, a scan of the whole table on every load.
+    list_filter = ["kind", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["name", "unified_social_credit_code"]
-    date_hierarchy = "created_at"
 
 
 @admin.register(Vertical)
@@ -57,7 +58,7 @@ class VerticalAdmin(admin.ModelAdmin):
 
 
 @admin.register(OfficialAccount)
-class OfficialAccountAdmin(admin.ModelAdmin):
+class OfficialAccountAdmin(LargeTableAdmin):
     list_display = [
         "screen_name",
         "platform",
@@ -75,8 +76,6 @@ class OfficialAccountAdmin(admin.ModelAdmin):
     autocomplete_fields = ["organization"]
     readonly_fields = ["verification_status", "verified_at", "created_at", "updated_at"]
     actions = ["mark_verified", "mark_rejected"]
-    show_full_result_count = False
-    list_per_page = 50
 
     @admin.action(description=_("Mark selected accounts verified"), permissions=["change"])
     def mark_verified(self, request: HttpRequest, queryset: QuerySet[OfficialAccount]) -> None:

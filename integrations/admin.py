@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from portal.admin import action_with_form
+from portal.admin_pagination import LargeTableAdmin
 from portal.auth import authenticated_user
 from portal.errors import ApplicationError
 
@@ -204,12 +205,12 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(LargeTableAdmin):
     list_display = ["event", "endpoint", "state", "attempts", "created_at", "next_attempt_at", "delivered_at"]
-    list_filter = ["state", "event"]
+    # Not date_hierarchy: it lists the dates found, a scan of the whole table on every load.
+    list_filter = ["state", "event", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["endpoint__url", "event_id"]
     list_select_related = ["endpoint"]
-    date_hierarchy = "created_at"
     inlines = [WebhookAttemptInline]
     actions = ["resend"]
     readonly_fields = [

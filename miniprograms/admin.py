@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from portal.admin import OptionalReasonForm, ReasonForm, action_with_form
+from portal.admin_pagination import LargeTableAdmin
 
 from . import services
 from .models import (
@@ -22,12 +23,12 @@ from .models import (
 
 
 @admin.register(MiniProgram)
-class MiniProgramAdmin(admin.ModelAdmin):
+class MiniProgramAdmin(LargeTableAdmin):
     list_display = ["id", "app_id", "name", "organization", "category", "state", "created_at"]
-    list_filter = ["category", "state", ("organization", admin.RelatedOnlyFieldListFilter)]
+    # An organization is found by searching its name: a filter would list tens of thousands of them.
+    list_filter = ["category", "state"]
     list_select_related = ["organization"]
-    search_fields = ["=app_id", "name"]
-    show_full_result_count = False
+    search_fields = ["=app_id", "name", "organization__name"]
     readonly_fields = [
         "organization",
         "app_id",
@@ -77,13 +78,12 @@ class ProfileLinkEventInline(admin.TabularInline):
 
 
 @admin.register(ProfileLink)
-class ProfileLinkAdmin(admin.ModelAdmin):
+class ProfileLinkAdmin(LargeTableAdmin):
     list_display = ["id", "miniprogram", "account", "state", "position", "decided_by", "created_at"]
     list_filter = ["state"]
     list_select_related = ["miniprogram", "account", "account__organization", "decided_by"]
     search_fields = ["=miniprogram__app_id", "miniprogram__name", "=account__platform_uid"]
     ordering = ["-id"]
-    show_full_result_count = False
     readonly_fields = [
         "miniprogram",
         "account",
@@ -162,9 +162,10 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Share)
-class ShareAdmin(_ReadOnlyAdmin):
+class ShareAdmin(_ReadOnlyAdmin, LargeTableAdmin):
     list_display = ["created_at", "account", "miniprogram", "created_by", "slot", "limit", "window_start"]
-    list_filter = ["miniprogram__category", "account__kind"]
+    # Not date_hierarchy: it lists the dates found, a scan of the whole table on every load.
+    list_filter = ["miniprogram__category", "account__kind", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["account", "miniprogram", "created_by"]
     search_fields = [
         "=account__platform_uid",
@@ -172,25 +173,21 @@ class ShareAdmin(_ReadOnlyAdmin):
         "=miniprogram__app_id",
         "miniprogram__name",
     ]
-    date_hierarchy = "created_at"
-    show_full_result_count = False
 
 
 @admin.register(ShareQuota)
-class ShareQuotaAdmin(_ReadOnlyAdmin):
+class ShareQuotaAdmin(_ReadOnlyAdmin, LargeTableAdmin):
     list_display = ["account", "used", "window_start"]
     list_select_related = ["account"]
     search_fields = ["=account__platform_uid", "account__screen_name"]
-    show_full_result_count = False
 
 
 @admin.register(ShareWindowUsage)
-class ShareWindowUsageAdmin(_ReadOnlyAdmin):
+class ShareWindowUsageAdmin(_ReadOnlyAdmin, LargeTableAdmin):
     list_display = ["window_start", "account", "used"]
     list_select_related = ["account"]
     search_fields = ["=account__platform_uid", "account__screen_name"]
-    date_hierarchy = "window_start"
-    show_full_result_count = False
+    list_filter = [("window_start", admin.DateFieldListFilter)]
 
 
 @admin.register(QuotaResetRun)

@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from portal.admin import ReasonForm, action_with_form, service_error_text
+from portal.admin_pagination import LargeTableAdmin
 from portal.auth import authenticated_user
 from portal.errors import ApplicationError
 
@@ -58,8 +59,25 @@ class RecommendationFilter(admin.SimpleListFilter):
         return queryset.filter(latest_recommendation=self.value()) if self.value() else queryset
 
 
+class TransitionFilter(admin.SimpleListFilter):
+    """The state an event moved to, offered from the choices: listing the values found scans the table."""
+
+    title = _("to state")
+    parameter_name = "to_state"
+    NOTE = "note"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [*ApplicationState.choices, (self.NOTE, _("Note (no change of state)"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(to_state="" if value == self.NOTE else value)
+
+
 @admin.register(WhitelistApplication)
-class WhitelistApplicationAdmin(admin.ModelAdmin):
+class WhitelistApplicationAdmin(LargeTableAdmin):
     list_display = [
         "id",
         "account_link",
@@ -74,7 +92,6 @@ class WhitelistApplicationAdmin(admin.ModelAdmin):
     list_select_related = ["account", "account__vertical", "organization"]
     search_fields = ["account__screen_name", "=account__platform_uid", "organization__name"]
     ordering = ["submitted_at", "id"]
-    show_full_result_count = False
     readonly_fields = [
         "account",
         "organization",
@@ -460,7 +477,7 @@ class WhitelistEntryEventInline(admin.TabularInline):
 
 
 @admin.register(WhitelistEntry)
-class WhitelistEntryAdmin(admin.ModelAdmin):
+class WhitelistEntryAdmin(LargeTableAdmin):
     list_display = ["account", "state", "share_limit_per_hour", "valid_from", "valid_until", "updated_at"]
     list_filter = ["state", "account__vertical", "account__kind"]
     list_select_related = ["account"]
@@ -479,7 +496,6 @@ class WhitelistEntryAdmin(admin.ModelAdmin):
     ]
     inlines = [WhitelistEntryEventInline]
     actions = ["suspend", "reinstate", "revoke"]
-    show_full_result_count = False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -531,7 +547,7 @@ class WhitelistEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReviewEvent)
-class ReviewEventAdmin(admin.ModelAdmin):
+class ReviewEventAdmin(LargeTableAdmin):
     list_display = [
         "created_at",
         "application",
@@ -541,9 +557,14 @@ class ReviewEventAdmin(admin.ModelAdmin):
         "reason_code",
         "visible_to_applicant",
     ]
-    list_filter = ["to_state", "visible_to_applicant", "reason_code"]
+    # Not date_hierarchy: it lists the months found, a scan of the whole table on every load.
+    list_filter = [
+        TransitionFilter,
+        "visible_to_applicant",
+        "reason_code",
+        ("created_at", admin.DateFieldListFilter),
+    ]
     list_select_related = ["application__account", "actor", "reason_code"]
-    date_hierarchy = "created_at"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

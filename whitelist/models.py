@@ -156,6 +156,8 @@ class WhitelistApplication(models.Model):
         ]
         indexes = [
             models.Index(fields=["state", "submitted_at"], name="whitelist_app_queue_idx"),
+            # The admin's list, oldest submission first, across all states.
+            models.Index(fields=["submitted_at", "id"], name="whitelist_app_submitted_idx"),
         ]
 
     def __str__(self) -> str:

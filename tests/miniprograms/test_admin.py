@@ -41,6 +41,9 @@ def test_miniprogram_list__filters_by_category_and_searches_app_id(
     )
     assert by_organization.status_code == 200
     assert "Bob Mart" in by_organization.text and "Burger Order" not in by_organization.text
+    # No filter lists every organization: one is found by searching its name
+    by_name = admin_client_logged_in.get(url, {"q": "Bob Retail"})
+    assert "Bob Mart" in by_name.text and "Burger Order" not in by_name.text
 
 
 @pytest.mark.django_db

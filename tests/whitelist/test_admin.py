@@ -179,3 +179,24 @@ def test_entry_suspend_action__with_reason__suspends_and_records_history(
     entry.refresh_from_db()
     assert entry.state == "suspended"
     assert entry.events.filter(action="suspend", reason="Spam reports").exists()
+
+
+@pytest.mark.django_db
+def test_review_event_list__filtered_by_transition_or_note__lists_only_those(
+    admin_client_logged_in, two_submitted, staff
+):
+    # Given one approval and one staff note on top of the two submissions
+    approved, noted = two_submitted
+    services.application_approve(actor=staff, application=approved)
+    services.application_note(actor=staff, application=noted, message="Called the merchant back.")
+    url = reverse("admin:whitelist_reviewevent_changelist")
+    approved_cell = '<td class="field-to_state">approved</td>'
+    # When staff filter the events by the state they moved to, then by notes
+    approvals = admin_client_logged_in.get(url, {"to_state": "approved"})
+    notes = admin_client_logged_in.get(url, {"to_state": "note"})
+    # Then each list holds only its kind of event
+    assert approvals.status_code == 200 and notes.status_code == 200
+    assert approvals.text.count(approved_cell) == 1
+    assert "1 review event" in approvals.text
+    assert approved_cell not in notes.text
+    assert "1 review event" in notes.text
