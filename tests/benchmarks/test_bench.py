@@ -71,7 +71,7 @@ def test_ratio(value: float, reference: float, expected: str) -> None:
     assert bench.ratio(value, reference) == expected
 
 
-@pytest.mark.parametrize("rows", ["0", "8", "1,x", ""])
+@pytest.mark.parametrize("rows", ["0", "9", "1,x", ""])
 def test_arguments__unknown_rows__refused(rows: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         bench._arguments(["--rows", rows])
@@ -81,7 +81,10 @@ def test_arguments__unknown_rows__refused(rows: str, capsys: pytest.CaptureFixtu
 def test_bench_environment__lifts_every_rate_limit() -> None:
     env = bench.bench_environment(database_url="postgres://x/y", redis_url="redis://z/12")
     assert env["DJANGO_SETTINGS_MODULE"] == "benchmarks.settings"
-    assert all(env[name] == bench.UNLIMITED for name in bench.RATE_VARIABLES)
+    from benchmarks.http_load import THROTTLE_RATE_VARIABLES, UNLIMITED_RATE
+
+    assert all(env[name] == UNLIMITED_RATE for name in THROTTLE_RATE_VARIABLES)
+    assert "testserver" in env["DJANGO_ALLOWED_HOSTS"].split(",")
 
 
 @pytest.fixture
