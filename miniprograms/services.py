@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import Membership, OfficialAccount, Organization, User
 from accounts.permissions import ensure_can_manage_organization, ensure_staff
@@ -420,9 +421,12 @@ class ShareQuotaExceeded(ApplicationError):
         self.state = state
         wait = state.seconds_until_reset()
         super().__init__(
-            _(
-                "This account has used its %(limit)d share(s) for this hour; "
-                "the next is possible at %(time)s UTC."
+            ngettext(
+                "This account has used its %(limit)d share for this hour; "
+                "the next is possible at %(time)s UTC.",
+                "This account has used its %(limit)d shares for this hour; "
+                "the next is possible at %(time)s UTC.",
+                state.limit,
             )
             % {"limit": state.limit, "time": state.resets_at.strftime("%H:%M")},
             headers={"Retry-After": str(wait), **rate_limit_headers(state)},

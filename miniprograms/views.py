@@ -55,6 +55,7 @@ class QuotaRow:
     is_used_up: bool
     next_share_at: str
     minutes_until_next: int
+    resets_at: str  # ISO 8601, for the page's live countdown
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ def _quota_row(state: QuotaState, now: datetime) -> QuotaRow:
         is_used_up=state.remaining == 0,
         next_share_at=state.resets_at.strftime("%H:%M"),
         minutes_until_next=math.ceil(state.seconds_until_reset(now) / 60),
+        resets_at=state.resets_at.isoformat(),
     )
 
 

@@ -353,12 +353,15 @@ def test_share__second_in_the_same_hour__is_refused_with_the_time_until_the_next
     # When it shares a second time in the same hour
     link_row.get_by_role("button", name="Share").click()
 
-    # Then it is refused with the time of the next share and a countdown in minutes
+    # Then it is refused with the time of the next share and a live countdown (minutes:seconds)
     next_hour = (timezone.now() + timedelta(hours=1)).strftime("%H:00")
     expect(merchant.get_by_role("alert")).to_contain_text(
-        f"This account has used its 1 share(s) for this hour; the next is possible at {next_hour} UTC."
+        f"This account has used its 1 share for this hour; the next is possible at {next_hour} UTC."
     )
-    expect(link_row).to_contain_text(re.compile(rf"Next share possible at {next_hour} UTC \(in \d+ min\)"))
+    expect(link_row).to_contain_text(re.compile(rf"Next share possible at {next_hour} UTC \(in \d+:\d\d\)"))
+    countdown = link_row.locator(".countdown-time")
+    first = countdown.inner_text()
+    expect(countdown).not_to_have_text(first, timeout=3000)  # it counts down while the page is open
     assert Share.objects.filter(account=verified_account).count() == 1
     link = ProfileLink.objects.get(account=verified_account)
     assert link.state == ProfileLinkState.LIVE

@@ -307,7 +307,11 @@ def test_share__first_in_the_hour__is_recorded_and_shows_one_of_one_used(
     assert Share.objects.filter(link=live_link, created_by=merchant).count() == 1
     cell = quota_cell(response, live_link)
     assert cell.startswith('<span class="quota-used">1 / 1 this hour</span>')
-    assert re.search(r"Next share possible at \d\d:00 UTC \(in \d+ min\)", cell)
+    assert re.search(
+        r"Next share possible at \d\d:00 UTC \(<span class=\"countdown\"[^>]*>in \d+ min</span>\)", cell
+    )
+    # The page's script counts down to the end of the hour (tests/e2e watch it tick).
+    assert re.search(r'data-countdown-until="\d{4}-\d\d-\d\dT\d\d:00:00\+00:00"', cell)
 
 
 def test_share__second_in_the_same_hour__shows_the_refusal_with_the_next_time_and_records_nothing(
@@ -324,7 +328,7 @@ def test_share__second_in_the_same_hour__shows_the_refusal_with_the_next_time_an
     # Then the page says when the next share is possible, and no share is recorded
     assert response.status_code == 200
     assert flashes(response, "error") == [
-        f"This account has used its 1 share(s) for this hour; the next is possible at {next_time} UTC."
+        f"This account has used its 1 share for this hour; the next is possible at {next_time} UTC."
     ]
     assert Share.objects.count() == 1
     assert f"Next share possible at {next_time} UTC" in quota_cell(response, live_link)
