@@ -18,13 +18,15 @@ from rest_framework.views import APIView
 from integrations.authentication import ApiKeyAuthentication, request_api_key
 from integrations.scopes import Scope
 from portal.auth import authenticated_user
+from portal.errors import PROBLEM_CONTENT_TYPE
 from portal.filters import StrictOrderingFilter
-from portal.openapi import problems
+from portal.openapi import problem, problems
 from portal.pagination import IdCursorPagination
 from portal.throttling import IpRateThrottle, PrincipalRateThrottle
 
 from .directory import KNOWN_COLUMNS, official_accounts_upsert
 from .filters import OfficialAccountFilter
+from .lockout import LoginLockedOut, request_is_locked_out
 from .models import OfficialAccount, Platform, Vertical
 from .selectors import (
     official_account_list_visible_to,
@@ -133,7 +135,16 @@ class RegisterApi(APIView):
         tags=["accounts"],
         auth=[],
         request=AuthTokenSerializer,
-        responses={200: TokenOutputSerializer, **BODY_PROBLEMS},
+        responses={
+            200: TokenOutputSerializer,
+            **BODY_PROBLEMS,
+            (429, PROBLEM_CONTENT_TYPE): problem(
+                429,
+                "Too many requests (see `Retry-After` and the `RateLimit` fields), or log-in locked out "
+                "(type `urn:portal:problem:login-locked-out`) after repeated failures for the username "
+                "or from the address.",
+            ),
+        },
         examples=[
             OpenApiExample(
                 "Credentials",
@@ -151,11 +162,24 @@ class RegisterApi(APIView):
 class TokenApi(ObtainAuthToken):
     """Trade a username and password for the token to send as `Authorization: Token <token>`.
 
-    Wrong credentials are a 400 with `non_field_errors`.
+    Wrong credentials are a 400 with `non_field_errors`. After 5 failures (`LOGIN_FAILURE_LIMIT`) for one
+    username, or from one address, attempts are a 429 `login-locked-out` problem with `Retry-After`, even
+    with the right password, until 15 minutes (`LOGIN_LOCKOUT_MINUTES`) have passed without another
+    attempt; the web and admin log-ins count and refuse alike.
     """
 
     authentication_classes = [ApiKeyAuthentication]
     throttle_classes = [PrincipalRateThrottle, IpRateThrottle]
+
+    def post(self, request: Request, *args: object, **kwargs: object) -> Response:
+        # The serializer's authenticate() gets this request, so django-axes counts the failure and marks
+        # the request when it refused or locked out the attempt; the web login's middleware never sees it.
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            if request_is_locked_out(request):
+                raise LoginLockedOut() from None
+            raise
 
 
 @extend_schema_view(

@@ -1,6 +1,9 @@
 """Reads of users, organizations and official accounts, scoped to who asks."""
 
-from django.db.models import Q, QuerySet
+from datetime import datetime, timedelta
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from .models import Membership, MembershipRole, OfficialAccount, Organization, User, Vertical
 
@@ -57,3 +60,29 @@ def official_account_list_visible_to(
 
 def vertical_list() -> QuerySet[Vertical]:
     return Vertical.objects.order_by("code")
+
+
+# Emails the sweep sends late: older than the grace (the normal task had its chance), and not older
+# than the horizon (by then the user has seen the news on the site; a stale email would only confuse).
+EMAIL_SWEEP_GRACE = timedelta(minutes=10)
+EMAIL_SWEEP_HORIZON = timedelta(days=2)
+EMAIL_SWEEP_BATCH = 1000
+
+
+def user_ids_awaiting_welcome_email(*, now: datetime | None = None) -> list[int]:
+    """Recent sign-ups whose welcome email was never sent (the broker was down at commit, the task lost)."""
+    now = now or timezone.now()
+    return list(
+        User.objects.filter(
+            welcome_email_sent_at__isnull=True,
+            is_active=True,
+            is_staff=False,
+            date_joined__lte=now - EMAIL_SWEEP_GRACE,
+            date_joined__gt=now - EMAIL_SWEEP_HORIZON,
+        )
+        # Sign-up makes the owner membership; users made otherwise (staff, seed data) get no welcome.
+        .filter(Exists(Membership.objects.filter(user=OuterRef("pk"), role=MembershipRole.OWNER)))
+        .exclude(email="")
+        .order_by("date_joined", "pk")
+        .values_list("pk", flat=True)[:EMAIL_SWEEP_BATCH]
+    )

@@ -72,6 +72,11 @@ def user_register(
         with transaction.atomic():
             user.save()
     except IntegrityError as exc:
+        # A concurrent sign-up took the username or the email between the checks and the insert.
+        if email and User.objects.filter(email__iexact=email).exists():
+            raise ValidationError(
+                {"email": [_("A user with this email address already exists.")]}, code="unique"
+            ) from exc
         raise ValidationError(
             {"username": [_("A user with that username already exists.")]}, code="unique"
         ) from exc

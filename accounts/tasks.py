@@ -9,13 +9,18 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .models import User
+from .selectors import user_ids_awaiting_welcome_email
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60)
 def send_welcome_email(self, *, user_id: int) -> bool:  # type: ignore[no-untyped-def]
-    """Send the welcome email once; a retry after it was sent does nothing."""
+    """Send the welcome email once; a retry, a redelivery or the sweep after it was sent does nothing.
+
+    The conditional UPDATE claims the email before sending, so of two runs only one sends; a failed
+    send gives the claim back for the retry (a worker killed between the two sends nothing: at most once).
+    """
     claimed = User.objects.filter(pk=user_id, welcome_email_sent_at__isnull=True).update(
         welcome_email_sent_at=timezone.now()
     )
@@ -38,3 +43,18 @@ def send_welcome_email(self, *, user_id: int) -> bool:  # type: ignore[no-untype
         logger.warning("Welcome email to user %s failed: %s", user_id, exc)
         raise self.retry(exc=exc) from exc
     return True
+
+
+@shared_task
+def send_missed_welcome_emails() -> int:
+    """Every 10 minutes: queue the welcome emails of recent sign-ups that were never sent.
+
+    A sign-up commits even when the broker is down (its task is then lost); this sweep sends those
+    emails once the broker is back. Returns how many it queued.
+    """
+    user_ids = user_ids_awaiting_welcome_email()
+    for user_id in user_ids:
+        send_welcome_email.delay(user_id=user_id)
+    if user_ids:
+        logger.info("Queued %d welcome emails that were never sent", len(user_ids))
+    return len(user_ids)

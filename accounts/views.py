@@ -51,7 +51,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             form_add_service_errors(form, error)
         else:
-            login(request, user)
+            # Named, since there are two backends (django-axes' and this one) and no authenticate() ran.
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(
                 request,
                 _("Welcome, %(username)s! %(organization)s is registered; add its official accounts next.")

@@ -4,7 +4,7 @@ from typing import TypeVar
 
 from django.db.models import Model, QuerySet
 
-from accounts.models import Membership, User
+from accounts.models import Membership, MembershipRole, User
 
 from .models import ApiKey, WebhookDelivery, WebhookEndpoint
 
@@ -21,11 +21,14 @@ def scoped_to_key(
 
 
 def webhook_endpoint_list_visible_to(*, user: User) -> QuerySet[WebhookEndpoint]:
-    """Endpoints of the user's organizations; staff see all, platform-wide ones included."""
+    """Endpoints of the organizations the user owns or administers; staff see all, platform-wide ones
+    included. A plain member does not see them: their URLs and deliveries are the managers' business."""
     endpoints = WebhookEndpoint.objects.select_related("organization")
     if not user.is_staff:
         endpoints = endpoints.filter(
-            organization__in=Membership.objects.filter(user=user).values("organization")
+            organization__in=Membership.objects.filter(
+                user=user, role__in=[MembershipRole.OWNER, MembershipRole.ADMIN]
+            ).values("organization")
         )
     return endpoints.order_by("-id")
 

@@ -7,7 +7,6 @@ service that changes what a profile shows calls `profile_forget_accounts` after 
 import hashlib
 from collections.abc import Iterable
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 from django.core.cache import cache
@@ -97,4 +96,10 @@ def profile_forget_accounts(account_ids: Iterable[int]) -> None:
 
 
 def profile_forget_after_commit(pairs: Iterable[tuple[str, str]]) -> None:
-    transaction.on_commit(partial(profile_forget, list(pairs)), robust=True)
+    pairs = list(pairs)
+
+    def forget() -> None:
+        profile_forget(pairs)
+
+    # A named function, not a partial: Django logs a failing robust callback by its __qualname__.
+    transaction.on_commit(forget, robust=True)

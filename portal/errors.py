@@ -1,14 +1,20 @@
 """The project's one error format: RFC 9457 problem details, for business rules and HTTP errors."""
 
 import logging
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.apps import apps
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, models
 from django.http import Http404, JsonResponse
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -128,6 +134,97 @@ def _first_message(errors: Mapping[str, list[str]]) -> str:
     return ""
 
 
+# Database conflicts: an IntegrityError that no service turned into a business error (a race the
+# service did not foresee) is a 409 naming what it conflicts with, never a 500 and never the SQL.
+
+_SQLSTATE_KINDS = {"23505": "unique", "23503": "foreign_key", "23514": "check", "23502": "not_null"}
+_SQLITE_KINDS = {"UNIQUE": "unique", "FOREIGN KEY": "foreign_key", "CHECK": "check", "NOT NULL": "not_null"}
+
+
+@dataclass(frozen=True)
+class DatabaseConflict:
+    """What an integrity error conflicts with, in words safe to show to the client."""
+
+    detail: str
+    errors: Mapping[str, list[str]] | None = None
+
+
+def _violation(exc: IntegrityError) -> tuple[str, str, str, list[str]]:
+    """The kind of violation, the table, the constraint and the columns, as the database reports them."""
+    cause = exc.__cause__
+    diag = getattr(cause, "diag", None)
+    if diag is not None:  # psycopg
+        kind = _SQLSTATE_KINDS.get(getattr(cause, "sqlstate", "") or "", "")
+        detail = diag.message_detail or ""
+        match = re.match(r"Key \((.+?)\)=", detail)
+        columns = [c.strip() for c in match.group(1).split(",")] if match else []
+        if diag.column_name:
+            columns.append(diag.column_name)
+        return kind, diag.table_name or "", diag.constraint_name or "", columns
+    # SQLite: "UNIQUE constraint failed: table.column, table.column" or "CHECK constraint failed: name"
+    match = re.match(r"(UNIQUE|FOREIGN KEY|CHECK|NOT NULL) constraint failed(?:: (.*))?", str(exc))
+    if match is None:
+        return "", "", "", []
+    kind, names = _SQLITE_KINDS[match.group(1)], (match.group(2) or "").split(", ")
+    qualified = [name.split(".", 1) for name in names if "." in name]
+    if qualified:
+        return kind, qualified[0][0], "", [column for _table, column in qualified]
+    # An expression index: "UNIQUE constraint failed: index 'accounts_user_email_unique_ci'"
+    return kind, "", names[0].removeprefix("index ").strip("'"), []
+
+
+def _referenced_fields(expression: Any) -> list[str]:
+    """The fields an expression such as Lower("email") is made of."""
+    if isinstance(expression, models.F):
+        return [expression.name]
+    sources = expression.get_source_expressions() if hasattr(expression, "get_source_expressions") else []
+    return [name for source in sources for name in _referenced_fields(source)]
+
+
+def _constrained_fields(model: type[models.Model], constraint_name: str, columns: list[str]) -> list[str]:
+    """The model fields a constraint covers: from the model's own constraints, else from the columns."""
+    for constraint in model._meta.constraints:
+        if constraint.name == constraint_name and isinstance(constraint, models.UniqueConstraint):
+            if constraint.fields:
+                return list(constraint.fields)
+            return [name for expression in constraint.expressions for name in _referenced_fields(expression)]
+    by_column = {getattr(f, "column", None): f.name for f in model._meta.concrete_fields}
+    return [by_column[column] for column in columns if column in by_column]
+
+
+def database_conflict(exc: IntegrityError) -> DatabaseConflict:
+    """Name the model and fields behind an integrity error, never its SQL or the values in it."""
+    kind, table, constraint_name, columns = _violation(exc)
+    model = next((m for m in apps.get_models() if m._meta.db_table == table), None) if table else None
+    if model is None and constraint_name:
+        named = (m for m in apps.get_models() if any(c.name == constraint_name for c in m._meta.constraints))
+        model = next(named, None)
+    if model is None:
+        return DatabaseConflict(_("The request conflicts with the current data; reload and try again."))
+    model_name = str(capfirst(model._meta.verbose_name))
+    if kind == "unique":
+        names = _constrained_fields(model, constraint_name, columns)
+        try:
+            labels = [str(getattr(model._meta.get_field(name), "verbose_name", name)) for name in names]
+        except FieldDoesNotExist:
+            labels = []
+        if labels:
+            return DatabaseConflict(
+                _("%(model)s with this %(fields)s already exists.")
+                % {"model": model_name, "fields": _(" and ").join(labels)},
+                {name: [_("Already in use.")] for name in names},
+            )
+        return DatabaseConflict(_("%(model)s already exists.") % {"model": model_name})
+    if kind == "foreign_key":
+        return DatabaseConflict(
+            _("%(model)s refers to something that was removed meanwhile; reload and try again.")
+            % {"model": model_name}
+        )
+    return DatabaseConflict(
+        _("%(model)s conflicts with the current data; reload and try again.") % {"model": model_name}
+    )
+
+
 def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """DRF exception handler: every error becomes problem details."""
     headers: dict[str, str] = {}
@@ -156,6 +253,11 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
             code="validation-error",
             errors=errors,
         )
+    elif isinstance(exc, IntegrityError):
+        # The SQL and the values stay in the log; the client learns which rule it ran into.
+        logger.warning("Integrity error answered with 409: %s", exc)
+        conflict = database_conflict(exc)
+        body = problem_body(409, detail=conflict.detail, code="conflict", errors=conflict.errors)
     elif isinstance(exc, drf_exceptions.APIException):
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]

@@ -1,13 +1,17 @@
-"""Keeps the problem details format for errors that Django raises outside DRF on /api/ paths."""
+"""Keeps the problem details format for errors that Django raises outside DRF on /api/ paths, and turns
+a database conflict (an IntegrityError no service caught) into a 409 everywhere: problem details on
+/api/ paths, a page that says what happened on the others."""
 
 import logging
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 
-from .errors import PROBLEM_CONTENT_TYPE, problem_json_response
+from .errors import PROBLEM_CONTENT_TYPE, database_conflict, problem_json_response
 
 logger = logging.getLogger("portal.api")
 
@@ -33,6 +37,16 @@ class ApiProblemMiddleware:
         return problem
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, IntegrityError):
+            logger.warning(
+                "Integrity error on %s %s answered with 409: %s", request.method, request.path, exception
+            )
+            conflict = database_conflict(exception)
+            if request.path.startswith(API_PREFIX):
+                return problem_json_response(
+                    409, detail=conflict.detail, code="conflict", errors=conflict.errors
+                )
+            return render(request, "409.html", {"detail": conflict.detail}, status=409)
         if not request.path.startswith(API_PREFIX):
             return None
         if isinstance(exception, Http404):

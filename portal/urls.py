@@ -3,9 +3,10 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from . import views
+from .api_docs import RedocView, SwaggerUiView
 
 admin.site.site_header = _("Mini program portal — staff")
 admin.site.site_title = _("Mini program portal")
@@ -19,8 +20,8 @@ urlpatterns = [
     path("api/v1/", include("miniprograms.api_urls")),
     path("api/v1/", include("integrations.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/docs/", SwaggerUiView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("", include("accounts.auth_urls")),
     path("", include("whitelist.urls")),
     path("", include("miniprograms.urls")),

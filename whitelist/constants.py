@@ -38,3 +38,6 @@ class UserService(models.TextChoices):
 
 # A revoked entry bars a new whitelisting of the same account for this long.
 GOOD_STANDING_DAYS = 180
+
+# Entry events the organization is emailed about; grants are told by the approval's email.
+NOTIFIED_ENTRY_ACTIONS = ("suspend", "reinstate", "revoke", "expire", "expiry_warning")

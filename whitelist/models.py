@@ -251,11 +251,21 @@ class ReviewEvent(models.Model):
         Evaluation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Set when the email task takes the event, so a redelivered task or the sweep never sends it twice.
+    notified_at = models.DateTimeField(_("organization emailed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("review event")
         verbose_name_plural = _("review events")
         ordering = ["id"]
+        indexes = [
+            # The sweep of emails never sent looks only at recent events that are not sent.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(notified_at__isnull=True, visible_to_applicant=True),
+                name="whitelist_review_unnotified",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.from_state or '-'} → {self.to_state or 'note'}"
@@ -324,11 +334,20 @@ class WhitelistEntryEvent(models.Model):
     reason = models.TextField(_("reason"), blank=True)
     details = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Set when the email task takes the event (only for the actions the organization is emailed about).
+    notified_at = models.DateTimeField(_("organization emailed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("whitelist entry event")
         verbose_name_plural = _("whitelist entry events")
         ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(notified_at__isnull=True),
+                name="whitelist_entry_unnotified",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.from_state}→{self.to_state}"

@@ -1,10 +1,23 @@
 """Reads of policies, applications, events and whitelist entries, scoped to who asks."""
 
+from datetime import datetime
+
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import Membership, User
+from accounts.selectors import EMAIL_SWEEP_BATCH, EMAIL_SWEEP_GRACE, EMAIL_SWEEP_HORIZON
 
-from .models import CriteriaPolicy, Evaluation, ReviewEvent, WhitelistApplication, WhitelistEntry
+from .constants import NOTIFIED_ENTRY_ACTIONS
+from .models import (
+    ApplicationState,
+    CriteriaPolicy,
+    Evaluation,
+    ReviewEvent,
+    WhitelistApplication,
+    WhitelistEntry,
+    WhitelistEntryEvent,
+)
 
 # The attribute with_latest_evaluation fills: a list of at most one evaluation, the newest.
 LATEST_EVALUATION_ATTR = "prefetched_latest_evaluation"
@@ -62,4 +75,36 @@ def whitelist_entry_for_account(*, platform: str, platform_uid: str) -> Whitelis
         WhitelistEntry.objects.filter(Q(account__platform=platform) & Q(account__platform_uid=platform_uid))
         .select_related("account")
         .first()
+    )
+
+
+def review_event_ids_awaiting_email(*, now: datetime | None = None) -> list[int]:
+    """Recent transitions and notes the applicant sees whose email was never sent."""
+    now = now or timezone.now()
+    return list(
+        ReviewEvent.objects.filter(
+            notified_at__isnull=True,
+            visible_to_applicant=True,
+            created_at__lte=now - EMAIL_SWEEP_GRACE,
+            created_at__gt=now - EMAIL_SWEEP_HORIZON,
+        )
+        # A new draft is not told to anyone.
+        .exclude(to_state=ApplicationState.DRAFT)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:EMAIL_SWEEP_BATCH]
+    )
+
+
+def entry_event_ids_awaiting_email(*, now: datetime | None = None) -> list[int]:
+    """Recent entry events the organization is emailed about whose email was never sent."""
+    now = now or timezone.now()
+    return list(
+        WhitelistEntryEvent.objects.filter(
+            notified_at__isnull=True,
+            action__in=NOTIFIED_ENTRY_ACTIONS,
+            created_at__lte=now - EMAIL_SWEEP_GRACE,
+            created_at__gt=now - EMAIL_SWEEP_HORIZON,
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:EMAIL_SWEEP_BATCH]
     )

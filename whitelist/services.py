@@ -2,7 +2,6 @@
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
@@ -19,7 +18,7 @@ from integrations.services import webhook_endpoints_exist, webhook_event_emit
 from miniprograms.profile import profile_forget_accounts
 from portal.errors import Conflict, Forbidden
 
-from .constants import Criterion, Recommendation, UserService
+from .constants import NOTIFIED_ENTRY_ACTIONS, Criterion, Recommendation, UserService
 from .criteria import Facts, Rules, evaluate
 from .models import (
     OPEN_APPLICATION_STATES,
@@ -448,10 +447,6 @@ def _entry_event(
     _notify_entry_event_after_commit([event])
 
 
-# Entry events the organization is emailed about; grants are told by the approval's email.
-NOTIFIED_ENTRY_ACTIONS = ("suspend", "reinstate", "revoke", "expire", "expiry_warning")
-
-
 # Entry events that webhooks hear of; a renewal is a new grant.
 ENTRY_WEBHOOK_EVENTS = {
     "granted": WebhookEvent.ENTRY_GRANTED,
@@ -466,9 +461,16 @@ ENTRY_WEBHOOK_EVENTS = {
 def _notify_entry_event_after_commit(events: list[WhitelistEntryEvent]) -> None:
     from .tasks import notify_entry_event
 
-    for event in events:
-        if event.action in NOTIFIED_ENTRY_ACTIONS:
-            transaction.on_commit(partial(notify_entry_event.delay, event_id=event.pk), robust=True)
+    notified = [event.pk for event in events if event.action in NOTIFIED_ENTRY_ACTIONS]
+
+    def notify() -> None:
+        # Stops at the first failure (the broker is down); the beat sweep sends the rest later.
+        for event_id in notified:
+            notify_entry_event.delay(event_id=event_id)
+
+    if notified:
+        # A named function, not a partial: Django logs a failing robust callback by its __qualname__.
+        transaction.on_commit(notify, robust=True)
     _entry_webhooks(events)
 
 
@@ -754,6 +756,20 @@ _SIGNATURES = (
 )
 
 
+def attachment_original_name(name: str) -> str:
+    """The name to keep and show: the last part of any path, printable characters only, at most 200
+    characters (the end kept, with the extension), or "document" when nothing is left.
+
+    Django's multipart parser cleans names the same way; this holds for every other caller too, so a
+    name never carries a NUL (which PostgreSQL refuses) or a line break into a header.
+    """
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(character for character in name if character.isprintable()).strip()
+    if name in ("", ".", ".."):
+        return "document"
+    return name[-200:]
+
+
 def sniff_content_type(head: bytes) -> str | None:
     """The type a file's first bytes say it is, whatever its name or declared type claims."""
     for signature, content_type in _SIGNATURES:
@@ -792,7 +808,7 @@ def application_attachment_add(
         )
     attachment = ApplicationAttachment(
         application=application,
-        original_name=(uploaded.name or "document")[-200:],
+        original_name=attachment_original_name(uploaded.name or ""),
         content_type=content_type,
         size=uploaded.size,
         uploaded_by=actor,

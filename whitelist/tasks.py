@@ -1,4 +1,4 @@
-"""Celery tasks of the whitelist: applicant emails and the daily expiry of entries."""
+"""Celery tasks of the whitelist: applicant emails (each sent once, late ones swept) and the daily expiry."""
 
 import logging
 
@@ -6,10 +6,12 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from accounts.models import MembershipRole, User
 
 from .models import ReviewEvent, WhitelistEntryEvent
+from .selectors import entry_event_ids_awaiting_email, review_event_ids_awaiting_email
 from .services import whitelist_entries_expire, whitelist_entries_warn_expiring
 
 logger = logging.getLogger(__name__)
@@ -30,14 +32,18 @@ def _organization_managers(organization_id: int) -> list[str]:
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60)
 def notify_application_event(self, *, event_id: int) -> int:  # type: ignore[no-untyped-def]
-    """Email the organization's owners and admins about an event they may see; returns recipients."""
-    event = (
-        ReviewEvent.objects.select_related("application__account", "application__organization", "reason_code")
-        .filter(pk=event_id, visible_to_applicant=True)
-        .first()
-    )
-    if event is None:
+    """Email the organization's owners and admins about an event they may see; returns recipients.
+
+    Claimed before sending (notified_at), so a retry, a redelivery or the sweep never sends it twice.
+    """
+    claimed = ReviewEvent.objects.filter(
+        pk=event_id, visible_to_applicant=True, notified_at__isnull=True
+    ).update(notified_at=timezone.now())
+    if not claimed:
         return 0
+    event = ReviewEvent.objects.select_related(
+        "application__account", "application__organization", "reason_code"
+    ).get(pk=event_id)
     recipients = _organization_managers(event.application.organization_id)
     if not recipients:
         return 0
@@ -50,6 +56,7 @@ def notify_application_event(self, *, event_id: int) -> int:  # type: ignore[no-
             recipient_list=recipients,
         )
     except Exception as exc:
+        ReviewEvent.objects.filter(pk=event_id).update(notified_at=None)
         logger.warning("Email for review event %s failed: %s", event_id, exc)
         raise self.retry(exc=exc) from exc
     return len(recipients)
@@ -66,10 +73,13 @@ def expire_whitelist_entries() -> int:
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60)
 def notify_entry_event(self, *, event_id: int) -> int:  # type: ignore[no-untyped-def]
-    """Email the organization's owners and admins about a change to its whitelist entry."""
-    event = WhitelistEntryEvent.objects.select_related("entry__account").filter(pk=event_id).first()
-    if event is None:
+    """Email the organization's owners and admins about a change to its whitelist entry, once."""
+    claimed = WhitelistEntryEvent.objects.filter(pk=event_id, notified_at__isnull=True).update(
+        notified_at=timezone.now()
+    )
+    if not claimed:
         return 0
+    event = WhitelistEntryEvent.objects.select_related("entry__account").get(pk=event_id)
     account = event.entry.account
     recipients = _organization_managers(account.organization_id)
     if not recipients:
@@ -83,9 +93,29 @@ def notify_entry_event(self, *, event_id: int) -> int:  # type: ignore[no-untype
             recipient_list=recipients,
         )
     except Exception as exc:
+        WhitelistEntryEvent.objects.filter(pk=event_id).update(notified_at=None)
         logger.warning("Email for entry event %s failed: %s", event_id, exc)
         raise self.retry(exc=exc) from exc
     return len(recipients)
+
+
+@shared_task
+def send_missed_notifications() -> int:
+    """Every 10 minutes: queue the application and entry emails of recent events that were never sent.
+
+    A change commits even when the broker is down (its email task is then lost); this sweep sends
+    those emails once the broker is back. Returns how many it queued.
+    """
+    review_event_ids = review_event_ids_awaiting_email()
+    entry_event_ids = entry_event_ids_awaiting_email()
+    for event_id in review_event_ids:
+        notify_application_event.delay(event_id=event_id)
+    for event_id in entry_event_ids:
+        notify_entry_event.delay(event_id=event_id)
+    queued = len(review_event_ids) + len(entry_event_ids)
+    if queued:
+        logger.info("Queued %d application and entry emails that were never sent", queued)
+    return queued
 
 
 @shared_task

@@ -1,9 +1,12 @@
 """Settings shared by every environment, read once from the environment."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -32,6 +35,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
+    "axes",
     "accounts",
     "whitelist",
     "miniprograms",
@@ -41,6 +46,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "portal.middleware.ApiProblemMiddleware",
     "portal.throttling.RateLimitHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -49,6 +55,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out log-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -82,6 +90,11 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Axes first: it refuses a locked-out username or address before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -91,6 +104,26 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "accounts:dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# Login lockout (django-axes) on the web login, the admin login and POST /api/v1/auth/token/: after
+# LOGIN_FAILURE_LIMIT failures for one username, or from one address whatever the usernames, that
+# username or address is refused, even with the right password, until LOGIN_LOCKOUT_MINUTES have passed
+# without another attempt. Attempts are rows in the database, shared by every web process.
+AXES_ENABLED = True
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() < 60:
+    # A zero cool-off would mean a lockout that never ends.
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_MINUTES must be at least 1.")
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A success keeps the failures: a good log-in to one's own account must not clear an address's count.
+AXES_RESET_ON_SUCCESS = False
+# The address as the API's throttles see it (API_NUM_PROXIES), so a client cannot pick its own.
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip_address"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# No banner at start-up; failures and lockouts are still logged, with the username and address masked.
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en"
 # Strings are marked for translation; LocaleMiddleware and zh-hans come with the first catalogue,
@@ -121,18 +154,27 @@ STORAGES = {
 REDIS_URL: str = env("REDIS_URL", default="")
 SHARE_QUOTA_BACKEND: str = env("SHARE_QUOTA_BACKEND", default="auto")
 
+# The cache is an accelerator: when Redis does not answer within the timeouts, reads miss (profiles come
+# from the database), writes are skipped and throttles let requests through (portal/cache.py).
+REDIS_CACHE_OPTIONS = {
+    "socket_connect_timeout": 0.25,
+    "socket_timeout": 0.25,
+    "RETRY_AFTER": 5,
+}
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "portal.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="portal"),
+            "OPTIONS": REDIS_CACHE_OPTIONS,
         },
         # The API's throttle counters, apart so that they can be told from cached pages.
         "throttle": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "portal.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="portal") + "-throttle",
+            "OPTIONS": REDIS_CACHE_OPTIONS,
         },
     }
 else:
@@ -158,6 +200,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Requests publish their tasks after commit; with Redis refused or hanging, a publish gives up within
+# about a second (one retry), the request still succeeds, and the beat sweeps send what was lost.
+# Without these timeouts a publish to a hanging Redis waits forever.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+# No task's result is read; not keeping them also spares each publish a subscription to the result.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reset-share-quotas": {
         "task": "miniprograms.tasks.reset_share_quotas",
@@ -171,6 +225,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "send-due-webhooks": {
         "task": "integrations.tasks.send_due_webhook_deliveries",
         "schedule": crontab(),
+    },
+    # Emails whose task was lost (broker down at commit): sent late, once (each task claims its email).
+    "send-missed-welcome-emails": {
+        "task": "accounts.tasks.send_missed_welcome_emails",
+        "schedule": crontab(minute="*/10"),
+    },
+    "send-missed-notifications": {
+        "task": "whitelist.tasks.send_missed_notifications",
+        "schedule": crontab(minute="*/10"),
     },
 }
 
@@ -237,6 +300,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # No validator badge: it would send the schema's address to an outside service (and its image is
+    # refused by the Content-Security-Policy anyway).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Redoc's custom scrollbars need a style sheet that its bundle injects before it can be given the
+    # page's style nonce, so the policy refuses it; the browser's own scrollbars need none.
+    "REDOC_UI_SETTINGS": {"nativeScrollbars": True},
     "ENUM_NAME_OVERRIDES": {
         "ApplicationStateEnum": "whitelist.models.ApplicationState",
         "EntryStateEnum": "whitelist.models.EntryState",
@@ -246,10 +315,28 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Content-Security-Policy (django-csp) on every response: scripts, styles and everything else from the
+# site itself, no inline script or style anywhere (templates load theirs from static files), no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # Pico CSS, the admin and Swagger UI draw icons as data: URIs in their style sheets.
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    # django-axes tells every step at INFO; its failures and lockouts are warnings.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -19,3 +19,6 @@ WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
 REQUIRE_SERVICES = env.bool("REQUIRE_SERVICES", default=False)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# django-axes stays on, as in production: its attempts are rows in the test's own transaction, so one
+# test's failed log-ins never lock out another's.
+AXES_ENABLED = True

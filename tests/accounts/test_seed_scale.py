@@ -24,7 +24,14 @@ from miniprograms.models import MiniProgram, ProfileLink, Share, ShareQuota
 from miniprograms.quota import WINDOW, window_start
 from tests import factories
 from whitelist import services as whitelist_services
-from whitelist.models import EntryState, Evaluation, WhitelistApplication, WhitelistEntry
+from whitelist.models import (
+    EntryState,
+    Evaluation,
+    ReviewEvent,
+    WhitelistApplication,
+    WhitelistEntry,
+    WhitelistEntryEvent,
+)
 
 ACCOUNTS = 2_000
 EVIDENCE = {
@@ -124,6 +131,13 @@ def test_seed_scale__2000_accounts__has_the_programmes_split_and_whitelist(direc
     assert not shares.exclude(miniprogram__organization=models.F("account__organization")).exists()
     assert ShareQuota.objects.filter(account__in=accounts).count() == ACCOUNTS
     assert ShareQuota.objects.filter(account__in=accounts, used__gt=0).count() == shares.count()
+    # ... its events count as emailed, so the missed-notification sweep finds nothing to send
+    assert not ReviewEvent.objects.filter(
+        application__account__in=accounts, notified_at__isnull=True
+    ).exists()
+    assert not WhitelistEntryEvent.objects.filter(
+        entry__account__in=accounts, notified_at__isnull=True
+    ).exists()
     # ... and the command said how far it got and what it wrote
     assert f"{ACCOUNTS:,}/{ACCOUNTS:,} accounts (100.0%)" in stderr
     assert "accounts_officialaccount" in stdout and "2,000" in stdout

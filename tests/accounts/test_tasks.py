@@ -1,10 +1,14 @@
 """The welcome email task, run by a real Celery worker over Redis."""
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from accounts.models import User
-from accounts.tasks import send_welcome_email
+from accounts.selectors import user_ids_awaiting_welcome_email
+from accounts.tasks import send_missed_welcome_emails, send_welcome_email
 from tests import factories
 from tests.conftest import wait_for
 
@@ -67,3 +71,33 @@ def test_sign_up__broker_unreachable__still_201_and_user_kept(unreachable_broker
     assert response.status_code == 201
     assert User.objects.filter(username="gina", welcome_email_sent_at__isnull=True).exists()
     assert mail.outbox == []
+
+
+# The sweep of welcome emails that were never sent (the broker was down at commit)
+
+
+def joined(user: User, *, minutes_ago: float) -> None:
+    User.objects.filter(pk=user.pk).update(date_joined=timezone.now() - timedelta(minutes=minutes_ago))
+
+
+@pytest.mark.django_db
+def test_welcome_sweep__sends_only_recent_unsent_sign_ups_past_the_grace_and_once(staff):
+    # Given sign-ups whose email never went out (the test transaction never commits), at various ages
+    missed, _ = factories.merchant_register("missed")
+    joined(missed, minutes_ago=11)
+    just_now, _ = factories.merchant_register("justnow")  # its own task may still come
+    days_ago, _ = factories.merchant_register("daysago")
+    joined(days_ago, minutes_ago=3 * 24 * 60)  # past the horizon: too late to welcome
+    already, _ = factories.merchant_register("already")
+    joined(already, minutes_ago=11)
+    User.objects.filter(pk=already.pk).update(welcome_email_sent_at=timezone.now())
+    joined(staff, minutes_ago=11)  # staff are not welcomed
+
+    # When the sweep runs, twice
+    first = send_missed_welcome_emails.delay().get()
+    second = send_missed_welcome_emails.delay().get()
+
+    # Then only the missed sign-up is welcomed, once
+    assert (first, second) == (1, 0)
+    assert [message.to for message in mail.outbox] == [[missed.email]]
+    assert just_now.pk not in user_ids_awaiting_welcome_email()

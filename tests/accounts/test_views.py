@@ -5,6 +5,7 @@ from html import escape
 
 import pytest
 from django.core import mail
+from django.http import HttpRequest
 from django.urls import reverse
 
 from accounts.models import Membership, MembershipRole, OfficialAccount, Organization, User
@@ -214,7 +215,7 @@ def test_password_reset__known_email__sends_a_link_that_sets_a_new_password(clie
     assert "Password changed" in page(done)
     merchant.refresh_from_db()
     assert merchant.check_password(new_password)
-    assert client.login(username="alice", password=new_password)
+    assert client.login(request=HttpRequest(), username="alice", password=new_password)
 
 
 def test_password_reset__unknown_email__sends_nothing_but_says_the_same(client, merchant):

@@ -1,5 +1,6 @@
 """Production settings: required variables and Django's deployment checklist."""
 
+import json
 import os
 import secrets
 import subprocess
@@ -64,3 +65,61 @@ def test_production__debug__is_off():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+# Runs under the production settings in a fresh process: an in-memory database, the pages rendered with
+# plain static file names (the manifest comes from collectstatic, which is not what this checks).
+RESPONSE_PROBE = """
+import json
+from django.conf import settings
+from django.core.management import call_command
+from django.test import Client, override_settings
+from django.test.utils import setup_test_environment
+from accounts.models import User
+
+setup_test_environment()
+call_command("migrate", verbosity=0)
+User.objects.create_user("probe", password="probe-pass-2026-x")
+plain_files = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+with override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain_files}):
+    client = Client(HTTP_HOST="portal.example.com")
+    page = client.get("/login/", secure=True)
+    logged_in = client.post("/login/", {"username": "probe", "password": "probe-pass-2026-x"}, secure=True)
+    plain_http = Client(HTTP_HOST="portal.example.com").get("/login/")
+
+def cookie(response, name):
+    morsel = response.cookies[name]
+    flags = {"secure": bool(morsel["secure"]), "httponly": bool(morsel["httponly"])}
+    return {**flags, "samesite": morsel["samesite"]}
+
+print(json.dumps({
+    "status": page.status_code,
+    "headers": dict(page.headers),
+    "login_status": logged_in.status_code,
+    "session_cookie": cookie(logged_in, "sessionid"),
+    "csrf_cookie": cookie(page, "csrftoken"),
+    "plain_http": [plain_http.status_code, plain_http.get("Location")],
+}))
+"""
+
+
+def test_production__login_page_and_log_in__send_the_security_headers_and_cookie_flags():
+    # Given the production settings (from the environment, as deployed)
+    # When a browser opens the login page over HTTPS and logs in, and another comes over plain HTTP
+    result = run_manage("shell", "-c", RESPONSE_PROBE, DATABASE_URL="sqlite://:memory:", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+
+    # Then every protection is on the response, and the cookies are secure and out of scripts' reach
+    assert seen["status"] == 200 and seen["login_status"] == 302
+    headers = seen["headers"]
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["X-Frame-Options"] == "DENY"
+    policy = headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert seen["session_cookie"] == {"secure": True, "httponly": True, "samesite": "Lax"}
+    assert seen["csrf_cookie"] == {"secure": True, "httponly": True, "samesite": "Lax"}
+    assert seen["plain_http"] == [301, "https://portal.example.com/login/"]

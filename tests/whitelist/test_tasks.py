@@ -9,7 +9,7 @@ from django.utils import timezone
 from tests import factories
 from whitelist import services
 from whitelist.models import ApplicationState, EntryState, ReviewEvent, WhitelistEntry, WhitelistEntryEvent
-from whitelist.tasks import expire_whitelist_entries, notify_application_event
+from whitelist.tasks import expire_whitelist_entries, notify_application_event, send_missed_notifications
 
 
 @pytest.fixture
@@ -279,3 +279,58 @@ def test_notify_task__staff_only_event__sends_nothing(mailoutbox, reviewer, mana
     assert notify_application_event.delay(event_id=note.pk).get() == 0
     assert mailoutbox == []
     assert ReviewEvent.objects.filter(pk=note.pk, visible_to_applicant=False).exists()
+
+
+# Each email once, and the sweep of emails that were never sent (the broker was down at commit)
+
+
+def created(model, pk: int, *, minutes_ago: float) -> None:  # type: ignore[no-untyped-def]
+    model.objects.filter(pk=pk).update(created_at=timezone.now() - timedelta(minutes=minutes_ago))
+
+
+@pytest.mark.django_db
+def test_notify_task__run_twice__sends_once(mailoutbox, managers, submitted):
+    event = ReviewEvent.objects.get(application=submitted, to_state=ApplicationState.SUBMITTED)
+    assert notify_application_event.delay(event_id=event.pk).get() == 2
+    assert notify_application_event.delay(event_id=event.pk).get() == 0
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_notification_sweep__sends_only_recent_unsent_events_the_organization_is_told_of_and_once(
+    mailoutbox, merchant, reviewer, managers, submitted, approved_entry
+):
+    # Given events whose emails never went out (the test transaction never commits), at various ages
+    entry = approved_entry("5400000001")
+    services.whitelist_entry_suspend(actor=reviewer, entry=entry, reason="Spam reports.")
+    services.application_note(actor=reviewer, application=submitted, message="Internal.")
+    services.application_note(
+        actor=reviewer, application=submitted, message="We call you Monday.", visible_to_applicant=True
+    )
+    for event in ReviewEvent.objects.all():
+        created(ReviewEvent, event.pk, minutes_ago=11)
+    for event in WhitelistEntryEvent.objects.all():
+        created(WhitelistEntryEvent, event.pk, minutes_ago=11)
+    submitted_event = ReviewEvent.objects.get(application=submitted, to_state=ApplicationState.SUBMITTED)
+    created(ReviewEvent, submitted_event.pk, minutes_ago=3 * 24 * 60)  # past the horizon
+    services.application_note(
+        actor=reviewer, application=submitted, message="Just now.", visible_to_applicant=True
+    )
+
+    # When the sweep runs, twice
+    first = send_missed_notifications.delay().get()
+    second = send_missed_notifications.delay().get()
+
+    # Then the visible note, the other account's submission and approval and the suspension are told,
+    # once each; not the drafts, the staff-only note, the grant, the old submission, nor the note of
+    # a minute ago (its own task may still come)
+    subjects = sorted(email.subject for email in mailoutbox)
+    assert subjects == sorted(
+        [
+            "Whitelist application for Alice Burgers: a note from the reviewers",
+            "Whitelist application for Shop 5400000001: Submitted",
+            "Whitelist application for Shop 5400000001: Approved",
+            "Whitelisting of Shop 5400000001: Suspended",
+        ]
+    ), subjects
+    assert (first, second) == (4, 0)

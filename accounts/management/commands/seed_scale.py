@@ -237,6 +237,7 @@ COLUMNS: dict[type[models.Model], tuple[str, ...]] = {
         "visible_to_applicant",
         "evaluation",
         "created_at",
+        "notified_at",
     ),
     WhitelistEntry: (
         "id",
@@ -258,6 +259,7 @@ COLUMNS: dict[type[models.Model], tuple[str, ...]] = {
         "reason",
         "details",
         "created_at",
+        "notified_at",
     ),
     MiniProgram: (
         "id",
@@ -730,7 +732,9 @@ class ScaleDirectory:
             (ApplicationState.SUBMITTED.value, ApplicationState.APPROVED.value, None, valid_from),
         ):
             batch.add(
-                ReviewEvent, (application_id, self.user_id, from_state, to_state, "", True, evaluation, at)
+                # Emailed when they happened: the missed-notification sweep has nothing to send.
+                ReviewEvent,
+                (application_id, self.user_id, from_state, to_state, "", True, evaluation, at, at),
             )
         entry_id = self.next_id(WhitelistEntry)
         batch.add(
@@ -757,6 +761,7 @@ class ScaleDirectory:
                 EntryState.ACTIVE.value,
                 "",
                 _json({"policy": self.policy.version}),
+                valid_from,
                 valid_from,
             ),
         )
