@@ -106,10 +106,12 @@ def test_ratelimit__over_the_rate__is_429_problem_with_retry_after_and_r0(rates,
     assert response.status_code == 429
     assert response["Content-Type"].startswith(PROBLEM)
     assert response.json()["status"] == 429
-    assert 1 <= int(response["Retry-After"]) <= 60
+    # At most a window and one request's share of it (60 + 60 / 2): the sliding counter takes the two
+    # requests as spread over their window, so they slide out of the next one only at its middle.
+    assert 1 <= int(response["Retry-After"]) <= 90
     assert remaining(response, "user") == 0
     reset = int(re.search(r'"user";r=0;t=(\d+)', response["RateLimit"]).group(1))
-    assert 1 <= reset <= 60
+    assert 1 <= reset <= 90
     assert response["RateLimit-Policy"].startswith('"user";q=2;w=60, "ip";')
 
 
