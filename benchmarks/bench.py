@@ -229,8 +229,7 @@ def describe_commit() -> str:
 def bench_environment(*, database_url: str, redis_url: str) -> dict[str, str]:
     """The environment of every process of the run: benchmark settings on the scratch database.
 
-    The throttles' rates are per second (benchmarks/http_load.py): a per-minute rate high enough not to
-    refuse would make each throttle carry a minute of request times in its cache entry.
+    The throttles count every request as in production, at rates that never refuse (benchmarks/http_load.py).
     """
     from benchmarks.http_load import UNLIMITED_RATE
     from benchmarks.http_load import bench_environment as http_environment

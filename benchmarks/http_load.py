@@ -57,8 +57,7 @@ SETTINGS_MODULE = "benchmarks.settings"
 HOST = "127.0.0.1"
 HEALTH_PATH = "/healthz"
 TARGET_RATIO = 0.8  # the profile's requests per second over the trivial endpoint's
-# Far above what one machine serves, per second: never refused, and DRF's throttle keeps at most one
-# second of timestamps per client (a per-minute rate would grow that list to a minute of requests).
+# Far above what one machine serves: the throttles count (portal/throttling.py) but never refuse.
 UNLIMITED_RATE = "1000000/second"
 THROTTLE_RATE_VARIABLES = ("API_KEY_RATE", "API_ANON_RATE", "API_IP_RATE", "PROFILE_RATE", "API_USER_RATE")
 BENCH_API_KEY_NAME = "HTTP benchmark"
