@@ -601,11 +601,7 @@ def _reset_scenario(sharing: int, window: datetime) -> None:
 
     quota_table = connection.ops.quote_name(ShareQuota._meta.db_table)
     share_table = connection.ops.quote_name(Share._meta.db_table)
-    last, earlier, older = (
-        window - timedelta(hours=1),
-        window - timedelta(hours=2),
-        window - timedelta(hours=3),
-    )
+    last, earlier = window - timedelta(hours=1), window - timedelta(hours=2)
     with transaction.atomic(), connection.cursor() as cursor:
         ShareWindowUsage.objects.all().delete()
         QuotaResetRun.objects.all().delete()
@@ -615,14 +611,15 @@ def _reset_scenario(sharing: int, window: datetime) -> None:
             "WHERE used > 0 OR window_start >= %s",
             [earlier, earlier],
         )
-        # Every share three hours back (already recorded), then the sample's into the last hour.
-        cursor.execute(f"UPDATE {share_table} SET window_start = %s", [older])  # noqa: S608
+        # Every share three hours further back (recorded already; a uniform shift keeps each account's
+        # windows and slots apart), then one share of each sampled account into the last hour.
         cursor.execute(
-            f"WITH sample AS (SELECT DISTINCT account_id FROM {share_table} "  # noqa: S608
-            "ORDER BY account_id LIMIT %s) "
-            f"UPDATE {share_table} AS s SET window_start = %s "
-            "FROM sample WHERE s.account_id = sample.account_id",
-            [sharing, last],
+            f"UPDATE {share_table} SET window_start = window_start - interval '3 hours'"  # noqa: S608
+        )
+        cursor.execute(
+            f"UPDATE {share_table} SET window_start = %s WHERE id IN ("  # noqa: S608
+            f"SELECT MIN(id) FROM {share_table} GROUP BY account_id ORDER BY account_id LIMIT %s)",
+            [last, sharing],
         )
         cursor.execute(
             f"UPDATE {quota_table} AS q SET used = s.n, window_start = %s "  # noqa: S608

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,27 @@ _unreachable_until: dict[str, float] = {}
 _lock = threading.Lock()
 
 
+class ReusingRedisCacheClient(RedisCacheClient):
+    """Django's client, keeping one redis.Redis per connection pool instead of building one per call.
+
+    redis.Redis is thread-safe over its pool, and building one (its callbacks, its options) cost
+    about a third of the CPU of a cached profile request (docs/benchmarks.md, row 3).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, redis.Redis] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> redis.Redis:
+        django_client: Any = self  # django-stubs leave out the client's private helpers
+        index = django_client._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            pool = django_client._get_connection_pool(write)
+            client = self._clients[index] = django_client._client(connection_pool=pool)
+        return client
+
+
 class ResilientRedisCache(RedisCache):
     """Django's RedisCache that logs and falls back to the default when Redis does not answer.
 
@@ -42,6 +63,7 @@ class ResilientRedisCache(RedisCache):
         options = dict(params.get("OPTIONS") or {})
         self.retry_after = float(options.pop("RETRY_AFTER", DEFAULT_RETRY_AFTER))
         super().__init__(server, {**params, "OPTIONS": options})
+        self._class = ReusingRedisCacheClient
         self.location = server if isinstance(server, str) else ",".join(server)
         # For the log: the address without the password that a Redis URL may carry.
         self.address = re.sub(r"//[^@/]*@", "//", self.location)

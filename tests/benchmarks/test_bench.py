@@ -107,6 +107,17 @@ def small_directory(postgres: None, policy) -> None:  # type: ignore[no-untyped-
 
 def test_reset_scenario__the_reset_touches_exactly_the_accounts_that_shared(small_directory: None) -> None:
     window = window_start()
+    # An account that shared again this hour (as the HTTP row's does): two shares, both slot 1.
+    first = Share.objects.order_by("account_id", "id").first()
+    assert first is not None
+    Share.objects.create(
+        account_id=first.account_id,
+        miniprogram_id=first.miniprogram_id,
+        link_id=first.link_id,
+        window_start=window,
+        slot=1,
+        limit=1,
+    )
     for sharing in (4, 40, 4):  # also down again: a scenario undoes the previous one
         bench._reset_scenario(sharing, window)
         assert ShareQuota.objects.filter(used__gt=0).count() == sharing
