@@ -316,7 +316,14 @@ class WhitelistApplicationAdmin(LargeTableAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
-        extra_context = {**(extra_context or {}), "decisions": self.DECISIONS}
+        application = self.get_object(request, object_id)
+        # Decisions only where the service allows them (a submitted application); a note always.
+        decisions = {
+            key: label
+            for key, label in self.DECISIONS.items()
+            if key == "note" or (application is not None and application.state == ApplicationState.SUBMITTED)
+        }
+        extra_context = {**(extra_context or {}), "decisions": decisions}
         return super().change_view(request, object_id, form_url, extra_context)
 
     # Bulk decisions with one reason

@@ -87,6 +87,13 @@ def test_decide_approve__posted__approves_and_creates_entry(admin_client_logged_
     application.refresh_from_db()
     assert application.state == "approved"
     assert WhitelistEntry.objects.filter(account=application.account, state="active").exists()
+    # Decided: its page offers a note, no longer a decision.
+    page = admin_client_logged_in.get(
+        reverse("admin:whitelist_whitelistapplication_change", args=[application.pk])
+    )
+    assert reverse("admin:whitelist_application_decide", args=[application.pk, "note"]) in page.text
+    for decision in ("approve", "reject", "request_changes"):
+        assert reverse("admin:whitelist_application_decide", args=[application.pk, decision]) not in page.text
 
 
 @pytest.mark.django_db
