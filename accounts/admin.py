@@ -34,6 +34,7 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ["welcome_email_sent_at"]
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),
+        (_("Preferences"), {"fields": ("language", "time_zone")}),
         (_("Notifications"), {"fields": ("welcome_email_sent_at",)}),
     )
 

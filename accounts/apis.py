@@ -2,6 +2,7 @@
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
@@ -119,7 +120,8 @@ class RegisterApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = RegisterInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user, organization = user_register(**serializer.validated_data)
+        # The emails to the new user are in the language the request asked for (Accept-Language).
+        user, organization = user_register(**serializer.validated_data, language=get_language())
         return Response(
             {
                 "user": UserOutputSerializer(user).data,

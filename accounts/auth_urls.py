@@ -1,14 +1,21 @@
-"""Log in, log out and password reset, under Django's own un-namespaced URL names."""
+"""Log in, log out, password reset and the language switch, under Django's own un-namespaced URL names."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
+from .forms import PasswordResetForm
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
-    path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    # Django's set_language at django.conf.urls.i18n's path and name; it also stores the user's choice.
+    path("i18n/setlang/", views.language_switch, name="set_language"),
+    path(
+        "password-reset/",
+        auth_views.PasswordResetView.as_view(form_class=PasswordResetForm),
+        name="password_reset",
+    ),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "password-reset/<uidb64>/<token>/",

@@ -3,11 +3,14 @@
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.password_validation import password_validators_help_texts
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from .localisation import user_locale
 from .models import (
     AccountKind,
     OfficialAccount,
@@ -18,6 +21,7 @@ from .models import (
 )
 from .selectors import vertical_list
 from .services import ACCOUNT_EDITABLE_FIELDS
+from .validators import time_zone_names
 
 
 def form_add_service_errors(form: forms.Form, error: ValidationError) -> None:
@@ -28,6 +32,29 @@ def form_add_service_errors(form: forms.Form, error: ValidationError) -> None:
     for field, messages in error.message_dict.items():
         target = field if field in form.fields and field != NON_FIELD_ERRORS else None
         form.add_error(target, messages)
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's password reset, its email in the language and time zone of the account it resets."""
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        with user_locale(context["user"]):
+            super().send_mail(
+                subject_template_name,
+                email_template_name,
+                context,
+                from_email,
+                to_email,
+                html_email_template_name,
+            )
 
 
 class SignupForm(forms.Form):
@@ -165,3 +192,18 @@ class OfficialAccountForm(forms.Form):
     def changed_account_fields(self) -> dict[str, Any]:
         changed = [field for field in self.changed_data if field in ACCOUNT_EDITABLE_FIELDS]
         return {field: self.cleaned_data[field] for field in changed}
+
+
+def _time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(time_zone_names())]
+
+
+class PreferencesForm(forms.Form):
+    """The language and time zone of the user's pages and emails."""
+
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=_time_zone_choices,
+        help_text=_("Times on these pages and in the portal's emails are shown in this time zone."),
+    )

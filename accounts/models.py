@@ -1,5 +1,6 @@
 """Users, organizations and their official accounts on the social platform."""
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
@@ -8,7 +9,12 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.constraints import choices_constraint
 
-from .validators import CREDIT_CODE_REGEX, validate_unified_social_credit_code
+from .validators import CREDIT_CODE_REGEX, validate_time_zone, validate_unified_social_credit_code
+
+
+def default_time_zone() -> str:
+    """New users' time zone: the merchants' (MERCHANT_TIME_ZONE), read when the user is created."""
+    return settings.MERCHANT_TIME_ZONE
 
 
 class User(AbstractUser):
@@ -16,6 +22,17 @@ class User(AbstractUser):
 
     email = models.EmailField(_("email address"), blank=True)
     welcome_email_sent_at = models.DateTimeField(_("welcome email sent at"), null=True, blank=True)
+    # The merchant pages and the emails to this user are in this language and show times in this zone.
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default=default_time_zone,
+        validators=[validate_time_zone],
+        help_text=_("An IANA time zone name, such as Asia/Shanghai."),
+    )
 
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"
@@ -23,6 +40,11 @@ class User(AbstractUser):
             models.UniqueConstraint(
                 Lower("email"), condition=~Q(email=""), name="accounts_user_email_unique_ci"
             ),
+            models.CheckConstraint(
+                condition=Q(language__in=[code for code, _name in settings.LANGUAGES]),
+                name="accounts_user_language_valid",
+            ),
+            models.CheckConstraint(condition=~Q(time_zone=""), name="accounts_user_time_zone_not_blank"),
         ]
 
 

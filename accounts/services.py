@@ -1,12 +1,13 @@
 """Every write to users, organizations and official accounts."""
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from miniprograms.profile import profile_forget_after_commit
@@ -34,6 +35,14 @@ def _duplicate_uid_error() -> ValidationError:
     )
 
 
+def supported_language(code: str | None) -> str:
+    """The site's language for a code such as "zh-hans", "zh-cn" or "en-us"; the default for any other."""
+    try:
+        return translation.get_supported_language_variant(code or "")
+    except LookupError:
+        return settings.LANGUAGE_CODE
+
+
 @transaction.atomic
 def user_register(
     *,
@@ -42,11 +51,16 @@ def user_register(
     password: str,
     organization_name: str,
     organization_kind: str,
+    language: str | None = None,
 ) -> tuple[User, Organization]:
-    """Sign up: create the user, its organization and the owner membership, then welcome it."""
+    """Sign up: create the user, its organization and the owner membership, then welcome it.
+
+    The language (of the sign-up request) is the user's pages' and emails'; the time zone is the default
+    until the user changes it.
+    """
     from .tasks import send_welcome_email
 
-    user = User(username=username, email=email)
+    user = User(username=username, email=email, language=supported_language(language))
     organization = Organization(name=organization_name, kind=organization_kind)
     errors: dict[str, list[str]] = {}
     try:
@@ -85,6 +99,32 @@ def user_register(
     # robust: an unreachable broker is logged and must not turn a committed sign-up into an error.
     transaction.on_commit(lambda: send_welcome_email.delay(user_id=user.pk), robust=True)
     return user, organization
+
+
+USER_PREFERENCE_FIELDS = ("language", "time_zone")
+
+
+def user_preferences_update(*, user: User, data: Mapping[str, str]) -> User:
+    """Change the language and the time zone of a user's merchant pages and emails."""
+    unknown = set(data) - set(USER_PREFERENCE_FIELDS)
+    if unknown:
+        raise ValidationError({field: [_("This field cannot be changed.")] for field in sorted(unknown)})
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, str] = {}
+    for field, value in data.items():
+        try:
+            model_field = cast("models.Field[Any, Any]", User._meta.get_field(field))
+            cleaned[field] = model_field.clean(value, user)
+        except ValidationError as exc:
+            errors[field] = list(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    changed = [field for field, value in cleaned.items() if getattr(user, field) != value]
+    for field in changed:
+        setattr(user, field, cleaned[field])
+    if changed:
+        user.save(update_fields=changed)
+    return user
 
 
 @transaction.atomic

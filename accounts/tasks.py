@@ -8,6 +8,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from .localisation import user_locale
 from .models import User
 from .selectors import user_ids_awaiting_welcome_email
 
@@ -32,9 +33,12 @@ def send_welcome_email(self, *, user_id: int) -> bool:  # type: ignore[no-untype
         "organizations": [m.organization for m in user.memberships.select_related("organization")],
     }
     try:
+        with user_locale(user):
+            subject = render_to_string("emails/welcome_subject.txt", context).strip()
+            message = render_to_string("emails/welcome.txt", context)
         send_mail(
-            subject=render_to_string("emails/welcome_subject.txt", context).strip(),
-            message=render_to_string("emails/welcome.txt", context),
+            subject=subject,
+            message=message,
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=[user.email],
         )

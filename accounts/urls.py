@@ -9,6 +9,7 @@ app_name = "accounts"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("signup/", views.signup, name="signup"),
+    path("preferences/", views.preferences, name="preferences"),
     path("accounts/new/", views.account_create, name="account-create"),
     path("accounts/<int:pk>/edit/", views.account_edit, name="account-edit"),
 ]

@@ -1,4 +1,7 @@
-"""Validators for identifiers of organizations and accounts."""
+"""Validators for identifiers of organizations and accounts, and for users' time zones."""
+
+import zoneinfo
+from functools import cache
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -42,4 +45,19 @@ def validate_unified_social_credit_code(value: str) -> None:
                 "please check the code for typing errors."
             ),
             code="check_character",
+        )
+
+
+@cache
+def time_zone_names() -> frozenset[str]:
+    """The IANA time zone names this system knows (read once: the listing walks the tz database)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in time_zone_names():
+        raise ValidationError(
+            _("%(value)s is not a time zone; choose one such as Asia/Shanghai."),
+            code="time_zone",
+            params={"value": value},
         )

@@ -1,28 +1,101 @@
-"""Merchant web pages: sign-up, dashboard and official account forms."""
+"""Merchant web pages: sign-up, log in and out, preferences and the language switch, dashboard and
+official account forms."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views import i18n
+from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.auth import authenticated_user
 from portal.errors import ApplicationError
+from portal.middleware import language_from_cookie
 from whitelist.models import WhitelistApplication
 
-from .forms import AccountFilterForm, OfficialAccountForm, SignupForm, form_add_service_errors
-from .models import VerificationStatus
+from .forms import (
+    AccountFilterForm,
+    OfficialAccountForm,
+    PreferencesForm,
+    SignupForm,
+    form_add_service_errors,
+)
+from .models import User, VerificationStatus
 from .permissions import can_manage_organization
 from .selectors import official_account_list_visible_to, organization_list_for, organization_list_managed_by
-from .services import official_account_create, official_account_update, user_register
+from .services import official_account_create, official_account_update, user_preferences_update, user_register
 
 ACCOUNTS_PER_PAGE = 25
+
+
+def _remember_language(response: HttpResponse, language: str) -> None:
+    """The language cookie, as Django's set_language view sets it (the admin and visitors' pages read it)."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+
+
+class LoginView(auth_views.LoginView):
+    """Django's log in; a language chosen with the switch just before becomes the user's."""
+
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        chosen = language_from_cookie(self.request)
+        user = form.get_user()
+        if chosen and isinstance(user, User) and chosen != user.language:
+            user_preferences_update(user=user, data={"language": chosen})
+        return response
+
+
+@require_POST
+def language_switch(request: HttpRequest) -> HttpResponse:
+    """Django's set_language (the cookie, then back to `next`); a signed-in user's language is stored
+    too, so that the pages in every browser and the emails follow it."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language", "")
+    user = request.user
+    if isinstance(user, User) and user.is_authenticated and language in dict(settings.LANGUAGES):
+        user_preferences_update(user=user, data={"language": language})
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest) -> HttpResponse:
+    user = authenticated_user(request)
+    initial = {"language": user.language, "time_zone": user.time_zone}
+    form = PreferencesForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = user_preferences_update(user=user, data=form.cleaned_data)
+        except ValidationError as error:
+            form_add_service_errors(form, error)
+        else:
+            # Told in the language just chosen, as the next page will be.
+            with translation.override(user.language):
+                messages.success(request, _("Your preferences are saved."))
+            response = redirect("accounts:preferences")
+            _remember_language(response, user.language)
+            return response
+    return render(request, "accounts/preferences.html", {"form": form})
 
 
 class LogoutView(auth_views.LogoutView):
@@ -47,6 +120,8 @@ def signup(request: HttpRequest) -> HttpResponse:
                 password=form.cleaned_data["password"],
                 organization_name=form.cleaned_data["organization_name"],
                 organization_kind=form.cleaned_data["organization_kind"],
+                # The language the sign-up page is in: the switch's choice, else the browser's.
+                language=translation.get_language(),
             )
         except ValidationError as error:
             form_add_service_errors(form, error)

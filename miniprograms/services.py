@@ -420,15 +420,20 @@ class ShareQuotaExceeded(ApplicationError):
     def __init__(self, state: QuotaState) -> None:
         self.state = state
         wait = state.seconds_until_reset()
+        # In the current time zone: UTC in the API, the merchant's on the pages (portal.middleware).
         super().__init__(
             ngettext(
                 "This account has used its %(limit)d share for this hour; "
-                "the next is possible at %(time)s UTC.",
+                "the next is possible at %(time)s %(zone)s.",
                 "This account has used its %(limit)d shares for this hour; "
-                "the next is possible at %(time)s UTC.",
+                "the next is possible at %(time)s %(zone)s.",
                 state.limit,
             )
-            % {"limit": state.limit, "time": state.resets_at.strftime("%H:%M")},
+            % {
+                "limit": state.limit,
+                "time": timezone.localtime(state.resets_at).strftime("%H:%M"),
+                "zone": timezone.get_current_timezone_name(),
+            },
             headers={"Retry-After": str(wait), **rate_limit_headers(state)},
         )
 

@@ -53,7 +53,7 @@ class QuotaRow:
     used: int
     limit: int
     is_used_up: bool
-    next_share_at: str
+    next_share_at: str  # hours and minutes in the current (the merchant's) time zone
     minutes_until_next: int
     resets_at: str  # ISO 8601, for the page's live countdown
 
@@ -125,7 +125,7 @@ def _quota_row(state: QuotaState, now: datetime) -> QuotaRow:
         used=state.used,
         limit=state.limit,
         is_used_up=state.remaining == 0,
-        next_share_at=state.resets_at.strftime("%H:%M"),
+        next_share_at=timezone.localtime(state.resets_at).strftime("%H:%M"),
         minutes_until_next=math.ceil(state.seconds_until_reset(now) / 60),
         resets_at=state.resets_at.isoformat(),
     )
@@ -166,7 +166,7 @@ def _hidden_reason(account: OfficialAccount, entry: WhitelistEntry | None, now: 
     if entry.valid_until <= now:
         return _("The whitelist entry of %(account)s expired on %(date)s.") % {
             "account": account.screen_name,
-            "date": entry.valid_until.date().isoformat(),
+            "date": timezone.localdate(entry.valid_until).isoformat(),
         }
     return ""
 

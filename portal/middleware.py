@@ -1,8 +1,10 @@
-"""Keeps the problem details format for errors that Django raises outside DRF on /api/ paths, and turns
-a database conflict (an IntegrityError no service caught) into a 409 everywhere: problem details on
-/api/ paths, a page that says what happened on the others."""
+"""Keeps the problem details format for errors that Django raises outside DRF on /api/ paths, turns
+a database conflict (an IntegrityError no service caught) into a 409 everywhere (problem details on
+/api/ paths, a page that says what happened on the others), and puts merchant pages in the user's
+language and time zone."""
 
 import logging
+import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
@@ -10,12 +12,66 @@ from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooB
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone, translation
+
+from accounts.models import User
 
 from .errors import PROBLEM_CONTENT_TYPE, database_conflict, problem_json_response
 
 logger = logging.getLogger("portal.api")
 
 API_PREFIX = "/api/"
+# The admin and the API show times in UTC and follow the browser's (or the switch's) language;
+# the health check is for machines.
+NOT_MERCHANT_PREFIXES = (API_PREFIX, "/admin/", "/healthz")
+
+
+def is_merchant_path(path: str) -> bool:
+    return not path.startswith(NOT_MERCHANT_PREFIXES)
+
+
+def language_from_cookie(request: HttpRequest) -> str | None:
+    """The language chosen with the switch in this browser, if it is one of the site's."""
+    code = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    if not code:
+        return None
+    try:
+        return translation.get_supported_language_variant(code)
+    except LookupError:
+        return None
+
+
+class MerchantLocaleMiddleware:
+    """On merchant pages: a signed-in user's stored language (which the language switch and the
+    Preferences page change), and times in the user's time zone; visitors get the language of the
+    switch's cookie or of the browser (LocaleMiddleware) and MERCHANT_TIME_ZONE.
+
+    After AuthenticationMiddleware. The zone is given back after each request, so that a thread's next
+    request (an API call, an admin page) is in UTC again.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_merchant_path(request.path_info):
+            return self.get_response(request)
+        user = getattr(request, "user", None)
+        time_zone_name = settings.MERCHANT_TIME_ZONE
+        if isinstance(user, User) and user.is_authenticated:
+            time_zone_name = user.time_zone
+            translation.activate(user.language)
+            request.LANGUAGE_CODE = translation.get_language()
+        try:
+            time_zone = zoneinfo.ZoneInfo(time_zone_name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            # A zone that this system's tz database no longer knows: the default rather than a 500.
+            time_zone = zoneinfo.ZoneInfo(settings.MERCHANT_TIME_ZONE)
+        timezone.activate(time_zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 class ApiProblemMiddleware:

@@ -4,11 +4,12 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Membership, MembershipRole, OfficialAccount, User
@@ -193,7 +194,10 @@ def application_evaluate(
 ) -> Evaluation:
     """Run the criteria under a policy (the active one by default) and keep the result."""
     policy = policy or policy_active()
-    results, recommendation = evaluate(facts_of(application), rules_of(policy))
+    # The reasons are kept as words: in the site's default language whoever's request runs this, so that
+    # every evaluation reads alike in the admin and the API.
+    with translation.override(settings.LANGUAGE_CODE):
+        results, recommendation = evaluate(facts_of(application), rules_of(policy))
     return Evaluation.objects.create(
         application=application,
         policy=policy,

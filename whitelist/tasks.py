@@ -1,13 +1,15 @@
 """Celery tasks of the whitelist: applicant emails (each sent once, late ones swept) and the daily expiry."""
 
 import logging
+from collections.abc import Mapping, Sequence
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from accounts.localisation import user_locale
 from accounts.models import MembershipRole, User
 
 from .models import ReviewEvent, WhitelistEntryEvent
@@ -17,7 +19,7 @@ from .services import whitelist_entries_expire, whitelist_entries_warn_expiring
 logger = logging.getLogger(__name__)
 
 
-def _organization_managers(organization_id: int) -> list[str]:
+def _organization_managers(organization_id: int) -> list[User]:
     return list(
         User.objects.filter(
             memberships__organization_id=organization_id,
@@ -25,9 +27,26 @@ def _organization_managers(organization_id: int) -> list[str]:
             is_active=True,
         )
         .exclude(email="")
-        .values_list("email", flat=True)
+        .only("email", "language", "time_zone")
+        .order_by("pk")
         .distinct()
     )
+
+
+def _send_to(recipients: Sequence[User], template: str, context: Mapping[str, object]) -> None:
+    """The email once for each language and time zone among the recipients, rendered in theirs."""
+    groups: dict[tuple[str, str], list[User]] = {}
+    for user in recipients:
+        groups.setdefault((user.language, user.time_zone), []).append(user)
+    messages = []
+    for users in groups.values():
+        with user_locale(users[0]):
+            subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
+            body = render_to_string(f"emails/{template}.txt", context)
+        messages.append(
+            EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email for user in users])
+        )
+    get_connection().send_messages(messages)
 
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60)
@@ -49,12 +68,7 @@ def notify_application_event(self, *, event_id: int) -> int:  # type: ignore[no-
         return 0
     context = {"event": event, "application": event.application, "account": event.application.account}
     try:
-        send_mail(
-            subject=render_to_string("emails/application_event_subject.txt", context).strip(),
-            message=render_to_string("emails/application_event.txt", context),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=recipients,
-        )
+        _send_to(recipients, "application_event", context)
     except Exception as exc:
         ReviewEvent.objects.filter(pk=event_id).update(notified_at=None)
         logger.warning("Email for review event %s failed: %s", event_id, exc)
@@ -86,12 +100,7 @@ def notify_entry_event(self, *, event_id: int) -> int:  # type: ignore[no-untype
         return 0
     context = {"event": event, "entry": event.entry, "account": account}
     try:
-        send_mail(
-            subject=render_to_string("emails/entry_event_subject.txt", context).strip(),
-            message=render_to_string("emails/entry_event.txt", context),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=recipients,
-        )
+        _send_to(recipients, "entry_event", context)
     except Exception as exc:
         WhitelistEntryEvent.objects.filter(pk=event_id).update(notified_at=None)
         logger.warning("Email for entry event %s failed: %s", event_id, exc)

@@ -1,5 +1,6 @@
 """Settings shared by every environment, read once from the environment."""
 
+import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 
@@ -7,7 +8,6 @@ import environ
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -50,9 +50,13 @@ MIDDLEWARE = [
     "portal.middleware.ApiProblemMiddleware",
     "portal.throttling.RateLimitHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of the cookie set by the language switch, else of the browser (Accept-Language).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # On merchant pages: the signed-in user's language (when no switch cookie says otherwise) and time zone.
+    "portal.middleware.MerchantLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: turns a locked-out log-in into the lockout page.
@@ -74,6 +78,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
             ],
         },
     },
@@ -126,11 +131,16 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en"
-# Strings are marked for translation; LocaleMiddleware and zh-hans come with the first catalogue,
-# so a Chinese browser does not get pages half in Django's Chinese and half in English.
-LANGUAGES = [("en", _("English"))]
+# Each language named in itself, as the language switch shows it. zh-hans has the project's catalogue
+# (locale/zh_Hans, compiled .mo in the tree) and Django's own for the admin and form errors.
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Times are stored, logged and shown in the admin and the API in UTC; merchant pages and emails show
+# them in the user's own time zone, this one for new users and visitors (portal.middleware).
 TIME_ZONE = "UTC"
+MERCHANT_TIME_ZONE: str = env("MERCHANT_TIME_ZONE", default="Asia/Shanghai")
+if MERCHANT_TIME_ZONE not in zoneinfo.available_timezones():
+    raise ImproperlyConfigured(f"MERCHANT_TIME_ZONE {MERCHANT_TIME_ZONE!r} is not an IANA time zone name.")
 USE_I18N = True
 USE_TZ = True
 

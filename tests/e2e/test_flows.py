@@ -4,6 +4,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -27,6 +28,7 @@ from whitelist.models import (
 pytestmark = pytest.mark.e2e
 
 PASSWORD = factories.DEFAULT_PASSWORD
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 EVIDENCE = {
     "has_in_house_team": True,
     "dev_team_size": 8,
@@ -353,12 +355,15 @@ def test_share__second_in_the_same_hour__is_refused_with_the_time_until_the_next
     # When it shares a second time in the same hour
     link_row.get_by_role("button", name="Share").click()
 
-    # Then it is refused with the time of the next share and a live countdown (minutes:seconds)
-    next_hour = (timezone.now() + timedelta(hours=1)).strftime("%H:00")
+    # Then it is refused with the time of the next share, in the merchant's time zone (Asia/Shanghai by
+    # default, while the browser is in UTC), and a live countdown (minutes:seconds)
+    next_hour = timezone.localtime(timezone.now() + timedelta(hours=1), SHANGHAI).strftime("%H:00")
     expect(merchant.get_by_role("alert")).to_contain_text(
-        f"This account has used its 1 share for this hour; the next is possible at {next_hour} UTC."
+        f"This account has used its 1 share for this hour; the next is possible at {next_hour} Asia/Shanghai."
     )
-    expect(link_row).to_contain_text(re.compile(rf"Next share possible at {next_hour} UTC \(in \d+:\d\d\)"))
+    expect(link_row).to_contain_text(
+        re.compile(rf"Next share possible at {next_hour} Asia/Shanghai \(in \d+:\d\d\)")
+    )
     countdown = link_row.locator(".countdown-time")
     first = countdown.inner_text()
     expect(countdown).not_to_have_text(first, timeout=3000)  # it counts down while the page is open

@@ -307,8 +307,10 @@ def test_share__first_in_the_hour__is_recorded_and_shows_one_of_one_used(
     assert Share.objects.filter(link=live_link, created_by=merchant).count() == 1
     cell = quota_cell(response, live_link)
     assert cell.startswith('<span class="quota-used">1 / 1 this hour</span>')
+    # In the merchant's time zone (Asia/Shanghai by default)
     assert re.search(
-        r"Next share possible at \d\d:00 UTC \(<span class=\"countdown\"[^>]*>in \d+ min</span>\)", cell
+        r"Next share possible at \d\d:00 Asia/Shanghai \(<span class=\"countdown\"[^>]*>in \d+ min</span>\)",
+        cell,
     )
     # The page's script counts down to the end of the hour (tests/e2e watch it tick).
     assert re.search(r'data-countdown-until="\d{4}-\d\d-\d\dT\d\d:00:00\+00:00"', cell)
@@ -322,16 +324,17 @@ def test_share__second_in_the_same_hour__shows_the_refusal_with_the_next_time_an
     client.force_login(merchant)
     client.post(link_url("share", live_link))
     share = Share.objects.get()
-    next_time = (share.window_start + timedelta(hours=1)).strftime("%H:%M")
+    # The next hour as the merchant reads it: in its time zone, Asia/Shanghai by default (UTC+8)
+    next_time = (share.window_start + timedelta(hours=1 + 8)).strftime("%H:%M")
     # When the merchant shares again
     response = client.post(link_url("share", live_link), follow=True)
     # Then the page says when the next share is possible, and no share is recorded
     assert response.status_code == 200
     assert flashes(response, "error") == [
-        f"This account has used its 1 share for this hour; the next is possible at {next_time} UTC."
+        f"This account has used its 1 share for this hour; the next is possible at {next_time} Asia/Shanghai."
     ]
     assert Share.objects.count() == 1
-    assert f"Next share possible at {next_time} UTC" in quota_cell(response, live_link)
+    assert f"Next share possible at {next_time} Asia/Shanghai" in quota_cell(response, live_link)
 
 
 def test_share__same_button_posted_twice__shares_once_and_says_so(

@@ -1,11 +1,13 @@
 """The merchant's whitelist pages: apply, check eligibility, submit, answer a change request, withdraw."""
 
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import MembershipRole, User
 from accounts.services import membership_add
@@ -631,7 +633,9 @@ def test_list__shows_own_applications_with_state_recommendation_and_date(
     assert "Alice Burgers" in body
     assert '<span class="badge badge--submitted">Submitted</span>' in body
     assert '<span class="badge badge--eligible">Eligible</span>' in body
-    assert f'datetime="{web_submitted.submitted_at.isoformat()}"' in body
+    # The instant, in the merchant's time zone (Asia/Shanghai by default)
+    submitted = timezone.localtime(web_submitted.submitted_at, ZoneInfo("Asia/Shanghai"))
+    assert f'datetime="{submitted.isoformat()}"' in body
     assert "Bob Retail" not in body
 
 
