@@ -174,16 +174,9 @@ def table(results: list[AdminPageResult]) -> str:
         )
         for result in results
     ]
-    widths = [max(len(row[column]) for row in [header, *lines]) for column in range(len(header))]
+    from benchmarks.tables import text_table
 
-    def render(row: tuple[str, ...]) -> str:
-        cells = [row[0].ljust(widths[0])] + [
-            cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)
-        ]
-        return "  ".join(cells).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([render(header), rule, *(render(line) for line in lines)])
+    return text_table(header, lines)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,6 +55,7 @@ from benchmarks.throttle_comparison import (  # noqa: E402 - after the path is s
     PostgresServer,
     drf_attempt,
     drf_share_throttle,
+    fresh_accounts,
     redis_url_on_database,
 )
 
@@ -282,28 +283,6 @@ EXACTNESS_PROCESSES = 4
 EXACTNESS_THREADS = 16  # per process: 64 attempts on each account
 
 
-def _fresh_accounts(count: int, label: str) -> list[int]:
-    """Accounts of their own, with no quota row and no share yet."""
-    from accounts.models import AccountKind, OfficialAccount, Organization, OrganizationKind, Vertical
-
-    vertical = Vertical.objects.order_by("pk").first()
-    if vertical is None:
-        raise SystemExit("The scratch database has no vertical; did the migrations run?")
-    run = secrets.token_hex(4)
-    organization = Organization.objects.create(name=f"Bench {label} {run}", kind=OrganizationKind.ENTERPRISE)
-    created = OfficialAccount.objects.bulk_create(
-        OfficialAccount(
-            organization=organization,
-            platform_uid=f"bench-{label}-{run}-{number}",
-            screen_name=f"Bench {label} {number}",
-            kind=AccountKind.ENTERPRISE,
-            vertical=vertical,
-        )
-        for number in range(count)
-    )
-    return sorted(account.pk for account in created)
-
-
 def _exactness_attempt(backend: str, redis_url: str, run: str) -> Callable[[int], bool]:
     """One attempt at the limit of 1 per hour, for `backend`, made fresh in each process."""
     from django.db import transaction
@@ -408,7 +387,7 @@ def exactness(backend: str, accounts: list[int], *, redis_url: str, timeout: flo
 
 
 def row_exactness(context: "Context") -> list[Figure]:
-    accounts = _fresh_accounts(EXACTNESS_ACCOUNTS, "exactness")
+    accounts = fresh_accounts(EXACTNESS_ACCOUNTS, f"exactness-{secrets.token_hex(4)}")
     attempts = EXACTNESS_PROCESSES * EXACTNESS_THREADS
     found: dict[str, tuple[int, int]] = {}
     for backend in ("database", "redis", "drf"):
@@ -488,7 +467,7 @@ def row_decisions(context: "Context") -> list[Figure]:
             granted[DatabaseQuota().consume(account_id=next(idle), limit=1, window=window).granted] += 1
 
     database_allowed_rate, _ = timed_rate(database_allowed, seconds=seconds)
-    [spent] = _fresh_accounts(1, "decisions")
+    [spent] = fresh_accounts(1, f"decisions-{secrets.token_hex(4)}")
     with transaction.atomic():
         DatabaseQuota().consume(account_id=spent, limit=1, window=window)
 

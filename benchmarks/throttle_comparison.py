@@ -410,16 +410,9 @@ def table(results: list[BackendResult]) -> str:
         )
         for result in results
     ]
-    widths = [max(len(row[column]) for row in [header, *lines]) for column in range(len(header))]
+    from benchmarks.tables import text_table
 
-    def render(row: tuple[str, ...]) -> str:
-        cells = [row[0].ljust(widths[0])] + [
-            cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)
-        ]
-        return "  ".join(cells).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([render(header), rule, *(render(line) for line in lines)])
+    return text_table(header, lines)
 
 
 def _setup_django(*, database_url: str, redis_url: str) -> None:
@@ -432,19 +425,22 @@ def _setup_django(*, database_url: str, redis_url: str) -> None:
     django.setup()
 
 
-def _fresh_accounts(count: int, run: str) -> list[int]:
-    """Accounts in the scratch database: the database quota's rows refer to them."""
+def fresh_accounts(count: int, label: str) -> list[int]:
+    """Accounts of their own in the scratch database, with no quota row and no share yet.
+
+    `label` makes their uids unique: give each run its own (a random token in it).
+    """
     from accounts.models import AccountKind, OfficialAccount, Organization, OrganizationKind, Vertical
 
     vertical = Vertical.objects.order_by("pk").first()
     if vertical is None:
         raise SystemExit("The scratch database has no vertical; did the migrations run?")
-    organization = Organization.objects.create(name=f"Throttle bench {run}", kind=OrganizationKind.ENTERPRISE)
+    organization = Organization.objects.create(name=f"Bench {label}", kind=OrganizationKind.ENTERPRISE)
     created = OfficialAccount.objects.bulk_create(
         OfficialAccount(
             organization=organization,
-            platform_uid=f"throttle-bench-{run}-{number}",
-            screen_name=f"Throttle bench {number}",
+            platform_uid=f"bench-{label}-{number}",
+            screen_name=f"Bench {label} {number}",
             kind=AccountKind.ENTERPRISE,
             vertical=vertical,
         )
@@ -517,7 +513,7 @@ def compare(*, accounts: int, attempts: int, timeout: float, redis_url: str) -> 
     def disconnect() -> None:
         connection.close()
 
-    database_accounts = _fresh_accounts(accounts, run)
+    database_accounts = fresh_accounts(accounts, f"throttle-{run}")
     disconnect()  # the main thread's, so the bursts have the connections
     on_database = run_backend(
         "project DatabaseQuota (PostgreSQL)",

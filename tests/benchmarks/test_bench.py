@@ -139,7 +139,7 @@ def test_exactness__four_processes__project_backends_grant_exactly_one(
 ) -> None:  # type: ignore[no-untyped-def]
     """The bench's own burst, small: 3 accounts x 64 attempts from 4 forked processes per backend."""
     factories.vertical("retail")
-    accounts = bench._fresh_accounts(3, "test")
+    accounts = bench.fresh_accounts(3, "test")
     for backend in ("database", "redis"):
         assert bench.exactness(backend, accounts, redis_url=redis_url, timeout=30) == (0, 0)
     over, none = bench.exactness("drf", accounts, redis_url=redis_url, timeout=30)
