@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
@@ -20,6 +21,7 @@ from accounts.models import Membership, OfficialAccount, Organization, User
 from accounts.permissions import ensure_can_manage_organization, ensure_staff
 from integrations.models import ApiKey, WebhookEvent
 from integrations.services import webhook_endpoints_exist, webhook_event_emit
+from portal.cache import redis_failed, redis_skipped
 from portal.errors import ApplicationError, Conflict, Forbidden
 from whitelist.models import AttachmentContentType, EntryState, WhitelistEntry
 from whitelist.selectors import policy_active
@@ -40,7 +42,7 @@ from .models import (
     icon_path,
 )
 from .profile import profile_forget_accounts
-from .quota import WINDOW, DatabaseQuota, QuotaState, quota_backend, recorded_shares, window_start
+from .quota import WINDOW, DatabaseQuota, QuotaState, RedisQuota, quota_backend, recorded_shares, window_start
 
 logger = logging.getLogger(__name__)
 
@@ -461,15 +463,22 @@ def _live_link(miniprogram: MiniProgram, account: OfficialAccount) -> ProfileLin
 
 def _consume(*, account_id: int, limit: int, window: datetime, floor: int = 0) -> QuotaState:
     backend = quota_backend()
-    try:
-        return backend.consume(account_id=account_id, limit=limit, window=window, floor=floor)
-    except redis.RedisError as exc:
-        # Redis is an accelerator, not the record: the database decides while it is away.
-        logger.warning("Share quota on Redis failed (%s); deciding on the database", exc)
-        recorded = recorded_shares(account_id=account_id, window=window)
-        return DatabaseQuota().consume(
-            account_id=account_id, limit=limit, window=window, floor=max(floor, recorded)
-        )
+    on_redis = backend.name == RedisQuota.name
+    if not (on_redis and redis_skipped(settings.REDIS_URL)):
+        try:
+            return backend.consume(account_id=account_id, limit=limit, window=window, floor=floor)
+        except redis.RedisError as exc:
+            if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+                # A hung Redis costs one socket timeout, then the database decides at once for a while
+                # (as the caches do: portal/cache.py), instead of a timeout on every share.
+                redis_failed(settings.REDIS_URL)
+            logger.warning("Share quota on Redis failed (%s); deciding on the database", exc)
+    # Redis is an accelerator, not the record: the database decides while it is away, counting the
+    # shares recorded in the window (Redis may have granted some the database's counter has not seen).
+    recorded = recorded_shares(account_id=account_id, window=window)
+    return DatabaseQuota().consume(
+        account_id=account_id, limit=limit, window=window, floor=max(floor, recorded)
+    )
 
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)

@@ -31,6 +31,22 @@ _unreachable_until: dict[str, float] = {}
 _lock = threading.Lock()
 
 
+def redis_skipped(location: str) -> bool:
+    """Whether a recent failure says to leave the Redis server at `location` (a URL) alone for now.
+
+    Shared by the caches and the share quota (miniprograms/services.py), which use the same URL.
+    """
+    return _unreachable_until.get(location, 0.0) > time.monotonic()
+
+
+def redis_failed(location: str, *, seconds: float = DEFAULT_RETRY_AFTER) -> bool:
+    """Leave the Redis server at `location` alone for `seconds`; True when it was not skipped already."""
+    with _lock:
+        was_skipping = redis_skipped(location)
+        _unreachable_until[location] = time.monotonic() + seconds
+    return not was_skipping
+
+
 class ReusingRedisCacheClient(RedisCacheClient):
     """Django's client, keeping one redis.Redis per connection pool instead of building one per call.
 
@@ -75,13 +91,10 @@ class ResilientRedisCache(RedisCache):
             _unreachable_until.clear()
 
     def _skipping(self) -> bool:
-        return _unreachable_until.get(self.location, 0.0) > time.monotonic()
+        return redis_skipped(self.location)
 
     def _failed(self, operation: str, exc: Exception) -> None:
-        with _lock:
-            was_skipping = self._skipping()
-            _unreachable_until[self.location] = time.monotonic() + self.retry_after
-        if not was_skipping:
+        if redis_failed(self.location, seconds=self.retry_after):
             logger.warning(
                 "Cache %s unreachable on %s (%s); missing and skipping it for %.0f s",
                 self.address,

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from miniprograms import services
 from miniprograms.models import Share
+from portal.cache import ResilientRedisCache
 from portal.throttling import PrincipalScopedRateThrottle
 from tests import factories
 
@@ -171,6 +172,41 @@ def test_redis_down__share__one_granted_then_429_through_the_database(
     assert 1 <= int(second["Retry-After"]) <= 3600
     assert Share.objects.filter(account=live_link.account).count() == 1
     assert max(first_seconds, second_seconds) < REQUEST_BOUND_SECONDS
+
+
+@pytest.mark.django_db
+def test_redis_hung__share_quota__waits_for_it_once_then_decides_on_the_database(
+    site_on_redis, merchant_client, live_link, monkeypatch
+):
+    from miniprograms.quota import RedisQuota
+
+    asked: list[int] = []
+    consume = RedisQuota.consume
+
+    def counting_consume(self, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(kwargs["account_id"])
+        return consume(self, **kwargs)
+
+    monkeypatch.setattr(RedisQuota, "consume", counting_consume)
+    site_on_redis.hang()
+    # Straight to the quota, with no cache call before it: the quota's own failure must start the skip.
+    window = services.window_start() - services.WINDOW  # last hour's: this hour's share stays free
+    for _ in range(3):
+        services._consume(account_id=live_link.account_id, limit=1, window=window)
+    assert asked == [live_link.account_id]
+    asked.clear()
+    ResilientRedisCache.forget_failures()
+    statuses = [
+        merchant_client.post(
+            share_url(live_link), {"account": live_link.account_id}, format="json"
+        ).status_code
+        for _ in range(3)
+    ]
+    # One share granted, then refused, all decided on the database. At most the first asked the hung
+    # Redis: a failure of the quota or of the caches (the throttles ask first) skips it for a while.
+    assert statuses == [201, 429, 429]
+    assert len(asked) <= 1
+    assert Share.objects.filter(account=live_link.account).count() == 1
 
 
 @pytest.mark.django_db
