@@ -210,8 +210,8 @@ def miniprogram_delist(*, actor: User, miniprogram: MiniProgram, reason: str = "
 # Profile links
 
 
-def _ensure_whitelisted(account: OfficialAccount) -> None:
-    """The account's whitelist entry must be active and within its validity; else say why not."""
+def _ensure_whitelisted(account: OfficialAccount) -> WhitelistEntry:
+    """The account's whitelist entry, which must be active and within its validity; else say why not."""
     entry = WhitelistEntry.objects.filter(account=account).first()
     if entry is None:
         raise Conflict(
@@ -231,6 +231,7 @@ def _ensure_whitelisted(account: OfficialAccount) -> None:
             % {"account": account.screen_name, "date": entry.valid_until.date().isoformat()},
             code="not-whitelisted",
         )
+    return entry
 
 
 def _record(link: ProfileLink, *, actor: User | None, from_state: str, reason: str = "") -> ProfileLinkEvent:
@@ -543,8 +544,7 @@ def share_record(
     if earlier is not None:
         return earlier, share_state_when_granted(earlier), True
     link = _live_link(miniprogram, account)
-    _ensure_whitelisted(account)
-    limit = WhitelistEntry.objects.values_list("share_limit_per_hour", flat=True).get(account=account)
+    limit = _ensure_whitelisted(account).share_limit_per_hour
     window = window_start(now)
     floor = 0
     for _attempt in range(2):
