@@ -7,7 +7,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
@@ -76,7 +76,14 @@ class StrictOrderingFilter(OrderingFilter):
         if not any(term.lstrip("-") in ("id", "pk") for term in ordering):
             # Pages of rows with equal values must not overlap.
             ordering.append("-id")
-        return queryset.order_by(*ordering)
+        # Empty values last going up and first going down, on every database (PostgreSQL's own order;
+        # SQLite, the quick start's, would put them first going up).
+        return queryset.order_by(
+            *(
+                F(term[1:]).desc(nulls_first=True) if term.startswith("-") else F(term).asc(nulls_last=True)
+                for term in ordering
+            )
+        )
 
     @staticmethod
     def _fields(view: APIView) -> list[str]:

@@ -1,4 +1,7 @@
-"""The load test of `make bench` (benchmarks/load_test.py) against Django's live server, small."""
+"""The load test of `make bench` (benchmarks/load_test.py) against Django's live server, small.
+
+PostgreSQL only, as the benchmark: it picks one live link per account with DISTINCT ON.
+"""
 
 from dataclasses import replace
 
@@ -10,7 +13,7 @@ from tests.integrations.conftest import live_link_of
 
 
 @pytest.fixture
-def one_live_account(merchant, organization, staff, policy, fresh_share_quota):  # type: ignore[no-untyped-def]
+def one_live_account(postgres, merchant, organization, staff, policy, fresh_share_quota):  # type: ignore[no-untyped-def]
     live_link_of(
         owner=merchant, organization=organization, reviewer=staff, uid="load-1", app_id="2021000000000501"
     )
@@ -40,6 +43,6 @@ def test_run_load__a_grant_beyond_the_limit__is_an_over_grant(
     assert not result.passed
 
 
-def test_prepare_load__too_few_live_accounts__says_how_many(db: None, staff) -> None:  # type: ignore[no-untyped-def]
+def test_prepare_load__too_few_live_accounts__says_how_many(postgres: None, staff) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(RuntimeError, match="needs 3 accounts with a live mini program; found 0"):
         load_test.prepare_load(accounts=3)
