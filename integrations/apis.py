@@ -17,6 +17,7 @@ from accounts.selectors import organization_default_for, organization_list_manag
 from portal.auth import authenticated_user
 from portal.openapi import problems
 from portal.pagination import IdCursorPagination, PagePagination
+from portal.throttling import PortalRateThrottle
 
 from . import services
 from .filters import WebhookDeliveryFilter, WebhookEndpointFilter
@@ -248,13 +249,28 @@ class WebhookDeliveryListApi(ListAPIView):
         return _deliveries(_endpoint(self.request, self.kwargs["pk"]))
 
 
+class WebhookResendThrottle(PortalRateThrottle):
+    """Manual re-sends per endpoint (`webhook_resend` rate), whoever of its managers asks."""
+
+    scope = "webhook_resend"
+    policy_name = "webhook-resend"
+
+    def __init__(self, *, endpoint_id: int) -> None:
+        super().__init__()
+        self.endpoint_id = endpoint_id
+
+    def identity(self, request: Request) -> str:
+        return f"endpoint:{self.endpoint_id}"
+
+
 @extend_schema(
     summary="Send a delivery again now",
     description="Queues the delivery for another attempt with a fresh day of retries; receivers "
-    "de-duplicate on the event id (`X-Portal-Delivery`).",
+    "de-duplicate on the event id (`X-Portal-Delivery`). Re-sends of one endpoint are limited "
+    "(`WEBHOOK_RESEND_RATE`, 30 an hour by default); over the limit the answer is 429 with `Retry-After`.",
     tags=["webhooks"],
     request=None,
-    responses={202: WebhookDeliveryOutputSerializer},
+    responses={202: WebhookDeliveryOutputSerializer, **problems(429)},
     examples=[
         OpenApiExample("Queued again", value=DELIVERY_EXAMPLE.value, response_only=True, status_codes=["202"])
     ],
@@ -265,6 +281,10 @@ class WebhookDeliveryResendApi(GenericAPIView):
 
     def post(self, request: Request, pk: int, delivery_id: int) -> Response:
         endpoint = _endpoint(request, pk)
+        # Counted after the endpoint is found, so that no one spends another organization's budget.
+        throttle = WebhookResendThrottle(endpoint_id=endpoint.pk)
+        if not throttle.allow_request(request, self):
+            self.throttled(request, throttle.wait())
         delivery = get_object_or_404(_deliveries(endpoint), pk=delivery_id)
         delivery = services.webhook_delivery_resend(actor=authenticated_user(request), delivery=delivery)
         delivery = _deliveries(endpoint).get(pk=delivery.pk)

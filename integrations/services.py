@@ -2,20 +2,14 @@
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
-import socket
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -26,6 +20,7 @@ from accounts.models import Organization, User
 from accounts.permissions import ensure_can_manage_organization, ensure_staff
 from portal.errors import ApplicationError
 
+from . import transport
 from .models import (
     ApiKey,
     DeliveryState,
@@ -44,10 +39,8 @@ DELIVERY_HEADER = "X-Portal-Delivery"
 RETRY_PERIOD = timedelta(days=1)
 FIRST_RETRY_DELAY = timedelta(seconds=30)
 BACKOFF_FACTOR = 4
-REQUEST_TIMEOUT_SECONDS = 10
 # A claimed attempt that has not finished after this long (a killed worker) may be claimed again.
 ATTEMPT_LEASE = timedelta(minutes=5)
-RESPONSE_BODY_KEPT = 2000
 API_KEY_NAME_MAX_LENGTH = 50  # the library's column
 
 
@@ -315,7 +308,9 @@ def _claim(delivery_id: int, *, now: datetime) -> WebhookDelivery | None:
     with transaction.atomic():
         claimed = (
             WebhookDelivery.objects.filter(due, pk=delivery_id)
-            .select_for_update(skip_locked=True)
+            # The delivery row only: locking its endpoint too would make a claim skip every other
+            # due delivery to that endpoint while one is being claimed.
+            .select_for_update(skip_locked=True, of=("self",))
             .select_related("endpoint")
             .first()
         )
@@ -327,52 +322,9 @@ def _claim(delivery_id: int, *, now: datetime) -> WebhookDelivery | None:
     return claimed
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect is answered as a failed attempt, never followed
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
 def webhook_address_refusal(url: str) -> str:
-    """Why a URL may not receive deliveries (it resolves to a private, loopback or link-local
-    address, e.g. the cloud metadata service), or "" when it may. WEBHOOK_ALLOW_PRIVATE_ADDRESSES
-    lifts the rule for local development and tests."""
-    if settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
-        return ""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
-    except (OSError, UnicodeError):
-        return f"The host {host!r} does not resolve."
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%")[0])
-        if not ip.is_global:
-            return (
-                f"The host {host!r} resolves to the non-public address {ip}; "
-                "deliveries go to public hosts only."
-            )
-    return ""
-
-
-def _post(url: str, *, body: bytes, headers: Mapping[str, str]) -> tuple[int | None, str, str]:
-    """POST and return (status, first part of the body, error)."""
-    if not url.lower().startswith(("http://", "https://")):
-        return None, "", "Only http and https URLs are delivered to."
-    refusal = webhook_address_refusal(url)
-    if refusal:
-        return None, "", refusal
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310 (scheme checked)
-    try:
-        with _opener.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
-            return response.status, response.read(RESPONSE_BODY_KEPT).decode("utf-8", "replace"), ""
-    except urllib.error.HTTPError as exc:
-        text = exc.read(RESPONSE_BODY_KEPT).decode("utf-8", "replace") if exc.fp else ""
-        return exc.code, text, ""
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, "", f"{type(exc).__name__}: {reason}"[:500]
+    """Why a URL may not receive deliveries, as its delivery log says, or "" when it may."""
+    return transport.address_refusal(url)
 
 
 def webhook_delivery_attempt(*, delivery_id: int, manual: bool = False) -> WebhookAttempt | None:
@@ -396,7 +348,7 @@ def webhook_delivery_attempt(*, delivery_id: int, manual: bool = False) -> Webho
         SIGNATURE_HEADER: webhook_signature(secret=endpoint.secret, timestamp=timestamp, body=body),
     }
     started = time.monotonic()
-    status, text, error = _post(endpoint.url, body=body, headers=headers)
+    status, text, error = transport.post(endpoint.url, body=body, headers=headers)
     duration_ms = int((time.monotonic() - started) * 1000)
     finished = timezone.now()
     with transaction.atomic():

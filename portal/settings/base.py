@@ -285,12 +285,26 @@ REST_FRAMEWORK = {
         "ip": env("API_IP_RATE", default="20000/minute"),
         "whitelist_lookup": env("WHITELIST_LOOKUP_RATE", default="120/minute"),
         "profile": env("PROFILE_RATE", default="6000/minute"),
+        # Manual re-sends of one webhook endpoint's deliveries, whoever asks (API).
+        "webhook_resend": env("WEBHOOK_RESEND_RATE", default="30/hour"),
     },
 }
 
 # Webhook deliveries to private, loopback and link-local addresses (an intranet, the cloud metadata
 # service) are refused unless this is on; local development and tests deliver to 127.0.0.1.
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
+
+
+def webhook_ports(value: str) -> list[int] | None:
+    """WEBHOOK_ALLOWED_PORTS: comma-separated ports, or `*` for any (None)."""
+    if value.strip() == "*":
+        return None
+    return [int(port) for port in value.split(",") if port.strip()]
+
+
+# Deliveries go to these ports only (a URL naming another is refused), so that an endpoint cannot
+# probe a host's other services; `*` allows any.
+WEBHOOK_ALLOWED_PORTS = webhook_ports(env("WEBHOOK_ALLOWED_PORTS", default="80,443"))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Mini program portal API",

@@ -16,6 +16,8 @@ STORAGES = {
 }
 # Webhook tests deliver to a receiver on 127.0.0.1; one test turns the guard back on.
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+# The receivers listen on free ports; one test sets the production ports.
+WEBHOOK_ALLOWED_PORTS = None
 REQUIRE_SERVICES = env.bool("REQUIRE_SERVICES", default=False)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

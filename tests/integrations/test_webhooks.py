@@ -527,7 +527,7 @@ def test_delivery__private_address__is_refused_and_logged_without_a_request(
     # Then nothing was sent, and the attempt says why
     assert receiver.requests == []
     attempt = WebhookDelivery.objects.get(pk=delivery.pk).attempt_log.get()
-    assert attempt.response_status is None and "non-public address" in attempt.error
+    assert attempt.response_status is None and attempt.error == "refused: not a public address"
 
 
 def test_address_refusal__public_address__is_allowed(settings):
