@@ -21,6 +21,8 @@ class User(AbstractUser):
     """A person who signs in: merchant staff, agency staff or platform staff."""
 
     email = models.EmailField(_("email address"), blank=True)
+    # The welcome email's claim, then its send (portal/email_claims.py).
+    welcome_email_claimed_at = models.DateTimeField(_("welcome email claimed at"), null=True, blank=True)
     welcome_email_sent_at = models.DateTimeField(_("welcome email sent at"), null=True, blank=True)
     # The merchant pages and the emails to this user are in this language and show times in this zone.
     language = models.CharField(

@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from portal.email_claims import email_claimable
+
 from .models import Membership, MembershipRole, OfficialAccount, Organization, User, Vertical
 
 
@@ -70,11 +72,15 @@ EMAIL_SWEEP_BATCH = 1000
 
 
 def user_ids_awaiting_welcome_email(*, now: datetime | None = None) -> list[int]:
-    """Recent sign-ups whose welcome email was never sent (the broker was down at commit, the task lost)."""
+    """Recent sign-ups whose welcome email was never sent (the broker was down at commit, the task lost,
+    or the worker killed before it sent)."""
     now = now or timezone.now()
     return list(
         User.objects.filter(
-            welcome_email_sent_at__isnull=True,
+            # Never sent, and not being sent: a claim that expired unsent is taken again.
+            email_claimable(
+                claimed_field="welcome_email_claimed_at", sent_field="welcome_email_sent_at", now=now
+            ),
             is_active=True,
             is_staff=False,
             date_joined__lte=now - EMAIL_SWEEP_GRACE,

@@ -6,7 +6,8 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
-from django.utils import timezone
+
+from portal.email_claims import email_claim, email_mark_sent, email_release
 
 from .localisation import user_locale
 from .models import User
@@ -14,18 +15,19 @@ from .selectors import user_ids_awaiting_welcome_email
 
 logger = logging.getLogger(__name__)
 
+CLAIMED, SENT = "welcome_email_claimed_at", "welcome_email_sent_at"
+
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60)
 def send_welcome_email(self, *, user_id: int) -> bool:  # type: ignore[no-untyped-def]
     """Send the welcome email once; a retry, a redelivery or the sweep after it was sent does nothing.
 
-    The conditional UPDATE claims the email before sending, so of two runs only one sends; a failed
-    send gives the claim back for the retry (a worker killed between the two sends nothing: at most once).
+    Claimed before sending, so of two runs only one sends; a failed send gives the claim back for the
+    retry, and a worker killed between the claim and the send leaves a claim that expires, after which
+    the sweep sends the email (portal/email_claims.py).
     """
-    claimed = User.objects.filter(pk=user_id, welcome_email_sent_at__isnull=True).update(
-        welcome_email_sent_at=timezone.now()
-    )
-    if not claimed:
+    row = User.objects.filter(pk=user_id)
+    if not email_claim(row, claimed_field=CLAIMED, sent_field=SENT):
         return False
     user = User.objects.get(pk=user_id)
     context = {
@@ -43,9 +45,10 @@ def send_welcome_email(self, *, user_id: int) -> bool:  # type: ignore[no-untype
             recipient_list=[user.email],
         )
     except Exception as exc:
-        User.objects.filter(pk=user_id).update(welcome_email_sent_at=None)
+        email_release(row, claimed_field=CLAIMED)
         logger.warning("Welcome email to user %s failed: %s", user_id, exc)
         raise self.retry(exc=exc) from exc
+    email_mark_sent(row, sent_field=SENT)
     return True
 
 

@@ -251,7 +251,9 @@ class ReviewEvent(models.Model):
         Evaluation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    # Set when the email task takes the event, so a redelivered task or the sweep never sends it twice.
+    # The email task's claim, then the send (portal/email_claims.py): a claim that expired unsent is
+    # taken again by the sweep, a sent email never.
+    notify_claimed_at = models.DateTimeField(_("email claimed at"), null=True, blank=True)
     notified_at = models.DateTimeField(_("organization emailed at"), null=True, blank=True)
 
     class Meta:
@@ -334,7 +336,8 @@ class WhitelistEntryEvent(models.Model):
     reason = models.TextField(_("reason"), blank=True)
     details = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    # Set when the email task takes the event (only for the actions the organization is emailed about).
+    # The email task's claim, then the send (only for the actions the organization is emailed about).
+    notify_claimed_at = models.DateTimeField(_("email claimed at"), null=True, blank=True)
     notified_at = models.DateTimeField(_("organization emailed at"), null=True, blank=True)
 
     class Meta:

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, User
 from accounts.selectors import EMAIL_SWEEP_BATCH, EMAIL_SWEEP_GRACE, EMAIL_SWEEP_HORIZON
+from portal.email_claims import email_claimable
 
 from .constants import NOTIFIED_ENTRY_ACTIONS
 from .models import (
@@ -83,7 +84,7 @@ def review_event_ids_awaiting_email(*, now: datetime | None = None) -> list[int]
     now = now or timezone.now()
     return list(
         ReviewEvent.objects.filter(
-            notified_at__isnull=True,
+            email_claimable(claimed_field="notify_claimed_at", sent_field="notified_at", now=now),
             visible_to_applicant=True,
             created_at__lte=now - EMAIL_SWEEP_GRACE,
             created_at__gt=now - EMAIL_SWEEP_HORIZON,
@@ -100,7 +101,7 @@ def entry_event_ids_awaiting_email(*, now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     return list(
         WhitelistEntryEvent.objects.filter(
-            notified_at__isnull=True,
+            email_claimable(claimed_field="notify_claimed_at", sent_field="notified_at", now=now),
             action__in=NOTIFIED_ENTRY_ACTIONS,
             created_at__lte=now - EMAIL_SWEEP_GRACE,
             created_at__gt=now - EMAIL_SWEEP_HORIZON,

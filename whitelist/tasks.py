@@ -7,16 +7,18 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.template.loader import render_to_string
-from django.utils import timezone
 
 from accounts.localisation import user_locale
 from accounts.models import MembershipRole, User
+from portal.email_claims import email_claim, email_mark_sent, email_release
 
 from .models import ReviewEvent, WhitelistEntryEvent
 from .selectors import entry_event_ids_awaiting_email, review_event_ids_awaiting_email
 from .services import whitelist_entries_expire, whitelist_entries_warn_expiring
 
 logger = logging.getLogger(__name__)
+
+CLAIMED, SENT = "notify_claimed_at", "notified_at"
 
 
 def _organization_managers(organization_id: int) -> list[User]:
@@ -53,26 +55,27 @@ def _send_to(recipients: Sequence[User], template: str, context: Mapping[str, ob
 def notify_application_event(self, *, event_id: int) -> int:  # type: ignore[no-untyped-def]
     """Email the organization's owners and admins about an event they may see; returns recipients.
 
-    Claimed before sending (notified_at), so a retry, a redelivery or the sweep never sends it twice.
+    Claimed before sending, so a retry, a redelivery or the sweep never sends it twice; a claim left by
+    a killed worker expires and the sweep takes it again (portal/email_claims.py).
     """
-    claimed = ReviewEvent.objects.filter(
-        pk=event_id, visible_to_applicant=True, notified_at__isnull=True
-    ).update(notified_at=timezone.now())
-    if not claimed:
+    row = ReviewEvent.objects.filter(pk=event_id, visible_to_applicant=True)
+    if not email_claim(row, claimed_field=CLAIMED, sent_field=SENT):
         return 0
     event = ReviewEvent.objects.select_related(
         "application__account", "application__organization", "reason_code"
     ).get(pk=event_id)
     recipients = _organization_managers(event.application.organization_id)
     if not recipients:
+        email_mark_sent(row, sent_field=SENT)  # no one to tell: done, not to be swept again
         return 0
     context = {"event": event, "application": event.application, "account": event.application.account}
     try:
         _send_to(recipients, "application_event", context)
     except Exception as exc:
-        ReviewEvent.objects.filter(pk=event_id).update(notified_at=None)
+        email_release(row, claimed_field=CLAIMED)
         logger.warning("Email for review event %s failed: %s", event_id, exc)
         raise self.retry(exc=exc) from exc
+    email_mark_sent(row, sent_field=SENT)
     return len(recipients)
 
 
@@ -88,23 +91,23 @@ def expire_whitelist_entries() -> int:
 @shared_task(bind=True, max_retries=5, default_retry_delay=60)
 def notify_entry_event(self, *, event_id: int) -> int:  # type: ignore[no-untyped-def]
     """Email the organization's owners and admins about a change to its whitelist entry, once."""
-    claimed = WhitelistEntryEvent.objects.filter(pk=event_id, notified_at__isnull=True).update(
-        notified_at=timezone.now()
-    )
-    if not claimed:
+    row = WhitelistEntryEvent.objects.filter(pk=event_id)
+    if not email_claim(row, claimed_field=CLAIMED, sent_field=SENT):
         return 0
     event = WhitelistEntryEvent.objects.select_related("entry__account").get(pk=event_id)
     account = event.entry.account
     recipients = _organization_managers(account.organization_id)
     if not recipients:
+        email_mark_sent(row, sent_field=SENT)  # no one to tell: done, not to be swept again
         return 0
     context = {"event": event, "entry": event.entry, "account": account}
     try:
         _send_to(recipients, "entry_event", context)
     except Exception as exc:
-        WhitelistEntryEvent.objects.filter(pk=event_id).update(notified_at=None)
+        email_release(row, claimed_field=CLAIMED)
         logger.warning("Email for entry event %s failed: %s", event_id, exc)
         raise self.retry(exc=exc) from exc
+    email_mark_sent(row, sent_field=SENT)
     return len(recipients)
 
 

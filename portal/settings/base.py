@@ -253,6 +253,9 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Each SMTP step gives up after this many seconds, so a send ends well within its claim's expiry
+# (portal/email_claims.py) and a hanging mail server cannot get an email sent twice.
+EMAIL_TIMEOUT = 30
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Mini Program Portal <noreply@portal.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

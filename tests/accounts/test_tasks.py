@@ -9,7 +9,9 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import user_ids_awaiting_welcome_email
 from accounts.tasks import send_missed_welcome_emails, send_welcome_email
+from portal.email_claims import EMAIL_CLAIM_EXPIRY
 from tests import factories
+from tests.email_backends import WorkerKilled
 from tests.conftest import wait_for
 
 
@@ -101,3 +103,25 @@ def test_welcome_sweep__sends_only_recent_unsent_sign_ups_past_the_grace_and_onc
     assert (first, second) == (1, 0)
     assert [message.to for message in mail.outbox] == [[missed.email]]
     assert just_now.pk not in user_ids_awaiting_welcome_email()
+
+
+@pytest.mark.django_db
+def test_welcome_email__worker_killed_between_claim_and_send__sweep_sends_it_once_the_claim_expired(settings):
+    # Given a sign-up whose welcome email a worker claimed and died before sending
+    user, _ = factories.merchant_register("killed")
+    joined(user, minutes_ago=11)
+    settings.EMAIL_BACKEND = "tests.email_backends.KilledMidSendBackend"
+    with pytest.raises(WorkerKilled):
+        send_welcome_email.run(user_id=user.pk)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # When the sweep runs while the claim is fresh, then after it expired, twice
+    fresh = send_missed_welcome_emails.delay().get()
+    User.objects.filter(pk=user.pk).update(
+        welcome_email_claimed_at=timezone.now() - EMAIL_CLAIM_EXPIRY - timedelta(seconds=1)
+    )
+    first = send_missed_welcome_emails.delay().get()
+    second = send_missed_welcome_emails.delay().get()
+    # Then the welcome went out once, after the claim expired
+    assert (fresh, first, second) == (0, 1, 0)
+    assert [message.to for message in mail.outbox] == [[user.email]]
+    assert User.objects.get(pk=user.pk).welcome_email_sent_at is not None

@@ -1,12 +1,15 @@
 """Whitelist tasks: the daily expiry of entries, and applicant emails sent only after commit."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from portal.email_claims import EMAIL_CLAIM_EXPIRY
 from tests import factories
+from tests.email_backends import WorkerKilled
 from whitelist import services
 from whitelist.models import ApplicationState, EntryState, ReviewEvent, WhitelistEntry, WhitelistEntryEvent
 from whitelist.tasks import expire_whitelist_entries, notify_application_event, send_missed_notifications
@@ -334,3 +337,68 @@ def test_notification_sweep__sends_only_recent_unsent_events_the_organization_is
         ]
     ), subjects
     assert (first, second) == (4, 0)
+
+
+# At least once: a claim left by a killed worker expires and the sweep sends the email
+
+
+@pytest.mark.django_db
+def test_notify_task__worker_killed_between_claim_and_send__sweep_sends_it_once_the_claim_expired(
+    settings, mailoutbox, managers, submitted
+):
+    # Given a worker that claimed the submission's email and died before sending it
+    event = ReviewEvent.objects.get(application=submitted, to_state=ApplicationState.SUBMITTED)
+    created(ReviewEvent, event.pk, minutes_ago=11)
+    settings.EMAIL_BACKEND = "tests.email_backends.KilledMidSendBackend"
+    with pytest.raises(WorkerKilled):
+        notify_application_event.run(event_id=event.pk)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # When the sweep runs while the claim is fresh (the worker might still be sending)
+    assert send_missed_notifications.delay().get() == 0
+    # And again after the claim expired
+    ReviewEvent.objects.filter(pk=event.pk).update(
+        notify_claimed_at=timezone.now() - EMAIL_CLAIM_EXPIRY - timedelta(seconds=1)
+    )
+    first = send_missed_notifications.delay().get()
+    second = send_missed_notifications.delay().get()
+    # Then the email went out, once
+    assert (first, second) == (1, 0)
+    [email] = mailoutbox
+    assert sorted(email.to) == managers
+    assert ReviewEvent.objects.get(pk=event.pk).notified_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_notify_task__two_workers_at_once_on_a_slow_mail_server__send_once(
+    postgres, settings, managers, submitted
+):
+    from django.core import mail
+    from django.db import connection
+
+    # Given a mail server that takes half a second, and the submission's email not yet sent
+    settings.EMAIL_BACKEND = "tests.email_backends.SlowBackend"
+    event = ReviewEvent.objects.get(application=submitted, to_state=ApplicationState.SUBMITTED)
+    ReviewEvent.objects.filter(pk=event.pk).update(notified_at=None, notify_claimed_at=None)
+    mail.outbox = []
+    barrier = threading.Barrier(4)
+    results: list[int] = []
+
+    def work() -> None:
+        try:
+            barrier.wait()
+            results.append(notify_application_event.run(event_id=event.pk))
+        finally:
+            connection.close()
+
+    # When four workers run its task at once
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then one sent it, to both managers, and the sweep sends nothing more
+    assert sorted(results) == [0, 0, 0, 2]
+    assert len(mail.outbox) == 1
+    created(ReviewEvent, event.pk, minutes_ago=11)
+    assert send_missed_notifications.delay().get() == 0
+    assert len(mail.outbox) == 1
