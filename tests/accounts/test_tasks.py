@@ -11,8 +11,8 @@ from accounts.selectors import user_ids_awaiting_welcome_email
 from accounts.tasks import send_missed_welcome_emails, send_welcome_email
 from portal.email_claims import EMAIL_CLAIM_EXPIRY
 from tests import factories
-from tests.email_backends import WorkerKilled
 from tests.conftest import wait_for
+from tests.email_backends import WorkerKilled
 
 
 @pytest.mark.django_db(transaction=True)

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
-from integrations import services, transport
+from integrations import services
 from integrations.apis import WebhookResendThrottle
 from integrations.models import DeliveryState, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tests.integrations.receiver import Receiver
