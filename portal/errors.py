@@ -11,7 +11,7 @@ from django.apps import apps
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, models
+from django.db import IntegrityError, InterfaceError, OperationalError, models
 from django.http import Http404, JsonResponse
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 NON_FIELD_KEY = api_settings.NON_FIELD_ERRORS_KEY
+# The database went away under a request (a dropped connection, a server restarting or not answering
+# within its timeouts): a 503 with Retry-After, never a 500 (portal/middleware.py, portal/views.py).
+DATABASE_LOST = (OperationalError, InterfaceError)
 
 
 class ApplicationError(Exception):
@@ -266,6 +269,8 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         body = problem_body(exc.status_code, detail=detail)
     else:
+        # Anything else, a lost database (DATABASE_LOST) included, goes on to Django's handling: the
+        # middleware retries a read on a new connection, or answers 503.
         return None
     set_rollback()
     response = Response(body, status=body["status"], headers=headers)

@@ -1,6 +1,7 @@
 """Keeps the problem details format for errors that Django raises outside DRF on /api/ paths, turns
 a database conflict (an IntegrityError no service caught) into a 409 everywhere (problem details on
-/api/ paths, a page that says what happened on the others), and puts merchant pages in the user's
+/api/ paths, a page that says what happened on the others), a lost database connection into a 503
+with Retry-After (a read is tried once more on a new connection first), and puts merchant pages in the user's
 language and time zone."""
 
 import logging
@@ -9,21 +10,45 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
 
 from accounts.models import User
 
-from .errors import PROBLEM_CONTENT_TYPE, database_conflict, problem_json_response
+from .errors import DATABASE_LOST, PROBLEM_CONTENT_TYPE, database_conflict, problem_json_response
 
 logger = logging.getLogger("portal.api")
+
+# Seconds a client is told to wait when the database is away; a restart or a failover takes a few.
+DATABASE_RETRY_AFTER_SECONDS = 5
+# A request that only reads is tried once more when the database connection was lost under it:
+# it changed nothing, and a new connection usually works (a restarted server, a failover, a killed
+# backend). A write is not retried: its commit may have happened before the connection broke, and
+# the 503 tells the client to retry (with the Idempotency-Key where the API takes one).
+RETRIED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRIED_ATTRIBUTE = "_portal_database_retried"
 
 API_PREFIX = "/api/"
 # The admin and the API show times in UTC and follow the browser's (or the switch's) language;
 # the health check is for machines.
 NOT_MERCHANT_PREFIXES = (API_PREFIX, "/admin/", "/healthz")
+
+
+def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After: problem details on /api/ paths, a page elsewhere."""
+    if request.path.startswith(API_PREFIX):
+        response: HttpResponse = problem_json_response(
+            503,
+            detail="The database is unavailable; try again shortly.",
+            code="database-unavailable",
+        )
+    else:
+        # A page of its own that reads nothing from the database (no user, no messages).
+        response = render(request, "503.html", status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def is_merchant_path(path: str) -> bool:
@@ -93,6 +118,8 @@ class ApiProblemMiddleware:
         return problem
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, DATABASE_LOST):
+            return self.database_lost(request, exception)
         if isinstance(exception, IntegrityError):
             logger.warning(
                 "Integrity error on %s %s answered with 409: %s", request.method, request.path, exception
@@ -118,3 +145,26 @@ class ApiProblemMiddleware:
             return problem_json_response(400)
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return problem_json_response(500, detail="An unexpected error occurred.")
+
+    def database_lost(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """Retry a read once on a new connection; else (or when that fails too) answer 503."""
+        match = request.resolver_match
+        if (
+            request.method in RETRIED_METHODS
+            and match is not None
+            and not connection.in_atomic_block
+            and not getattr(request, RETRIED_ATTRIBUTE, False)
+        ):
+            setattr(request, RETRIED_ATTRIBUTE, True)
+            logger.warning("Database lost on %s %s, retried: %s", request.method, request.path, exception)
+            connection.close()  # the next query opens a new connection
+            try:
+                return match.func(request, *match.args, **match.kwargs)
+            except Exception as again:
+                # Answered as if the retry's error were the first (a 503 if the database is still away).
+                response = self.process_exception(request, again)
+                if response is None:
+                    raise
+                return response
+        logger.warning("Database lost on %s %s, answered 503: %s", request.method, request.path, exception)
+        return database_unavailable_response(request)

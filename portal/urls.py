@@ -12,6 +12,9 @@ admin.site.site_header = _("Mini program portal — staff")
 admin.site.site_title = _("Mini program portal")
 admin.site.index_title = _("Programme administration")
 
+# A lost database is a 503 wherever it happens (portal/views.py); the API's 500s stay problem details.
+handler500 = "portal.views.server_error"
+
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -1,13 +1,20 @@
-"""Views shared by the whole portal: the health check."""
+"""Views shared by the whole portal: the health check and the server error page."""
 
 import logging
+import sys
+import threading
 
 import redis
 from django.conf import settings
-from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_GET
+
+from .errors import DATABASE_LOST
+from .middleware import database_unavailable_response
 
 logger = logging.getLogger(__name__)
 
@@ -15,15 +22,38 @@ logger = logging.getLogger(__name__)
 REDIS_TIMEOUT = 0.5
 
 
-def _database_state() -> str:
+# The database's answer to the health check, however it hangs: in connecting (a server that accepts
+# TCP and never answers; libpq's connect_timeout cannot be under 2 s) or in the query.
+DATABASE_TIMEOUT = 1.0
+
+
+def _database_probe(outcome: dict[str, str]) -> None:
+    """SELECT 1 on a connection of this thread's own, closed after."""
     try:
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL statement_timeout = %s", [int(DATABASE_TIMEOUT * 1000)])
             cursor.execute("SELECT 1")
             cursor.fetchone()
+        outcome["state"] = "ok"
     except Exception as exc:
         logger.warning("Health check: database unreachable: %s", exc)
+        outcome["state"] = "error"
+    finally:
+        connection.close()
+
+
+def _database_state() -> str:
+    # In a thread, so that the answer comes within DATABASE_TIMEOUT whatever the database does; a
+    # hanging probe ends by itself within DATABASE_CONNECT_TIMEOUT.
+    outcome: dict[str, str] = {}
+    probe = threading.Thread(target=_database_probe, args=(outcome,), name="healthz-database", daemon=True)
+    probe.start()
+    probe.join(DATABASE_TIMEOUT)
+    if probe.is_alive():
+        logger.warning("Health check: the database did not answer within %s s", DATABASE_TIMEOUT)
         return "error"
-    return "ok"
+    return outcome.get("state", "error")
 
 
 def _redis_state() -> str:
@@ -59,3 +89,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     else:
         status, code = "ok", 200
     return JsonResponse({"status": status, **checks}, status=code)
+
+
+@requires_csrf_token
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a lost database that no view could answer for (e.g. in a middleware's session or
+    user lookup) is a 503 with Retry-After; anything else Django's 500 page."""
+    if isinstance(sys.exc_info()[1], DATABASE_LOST):
+        return database_unavailable_response(request)
+    return defaults.server_error(request)

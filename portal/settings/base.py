@@ -92,6 +92,19 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
 # A persistent connection that the server dropped is replaced instead of failing the next request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A database that accepts connections and never answers must not hold a request (or the health
+# check) until gunicorn kills the worker: connecting gives up after DATABASE_CONNECT_TIMEOUT seconds,
+# a statement after DATABASE_STATEMENT_TIMEOUT seconds (0: no limit; migrations and seeds lift it).
+DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+DATABASE_STATEMENT_TIMEOUT = env.int("DATABASE_STATEMENT_TIMEOUT", default=30)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
+    _options["options"] = " ".join(
+        filter(
+            None, [_options.get("options", ""), f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT * 1000}"]
+        )
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -936,6 +936,9 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         connection.ensure_connection()
+        # Loading and vacuuming millions of rows outlasts the site's DATABASE_STATEMENT_TIMEOUT.
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 0")
         self.quiet = options.get("verbosity", 1) == 0
         if clean:
             self._clean(batch_size=batch_size)
