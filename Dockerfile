@@ -37,4 +37,5 @@ ENV DJANGO_SETTINGS_MODULE=portal.settings.production \
 USER app
 EXPOSE 8000
 
-CMD ["gunicorn", "portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# gunicorn.conf.py: gthread workers on 0.0.0.0:8000, access log on stdout (WEB_CONCURRENCY: workers).
+CMD ["gunicorn", "portal.wsgi", "--config", "gunicorn.conf.py"]

@@ -58,8 +58,9 @@ worker: $(VENV)/.runtime-installed
 beat: $(VENV)/.runtime-installed
 	$(VENV)/bin/celery -A portal beat --loglevel=INFO
 
+# gunicorn.conf.py (gthread workers) is the configuration of the Dockerfile and compose too.
 gunicorn: $(VENV)/.runtime-installed
-	$(VENV)/bin/gunicorn portal.wsgi --bind $(HOST):$(PORT) --workers 2
+	$(VENV)/bin/gunicorn portal.wsgi --config gunicorn.conf.py --bind $(HOST):$(PORT)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

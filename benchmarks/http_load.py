@@ -415,8 +415,8 @@ def gunicorn_server(
 ) -> Iterator[Server]:
     """gunicorn serving `portal.wsgi` on a free loopback port, with `env` over this process's environment.
 
-    Sync workers (gunicorn's default, as the Dockerfile runs it), one per core unless `workers` says
-    otherwise; no access log. Yields once `GET /healthz` answers 200; stops the server at the end.
+    Sync workers (not gunicorn.conf.py's gthread: the figures stay comparable), one per core unless
+    `workers` says otherwise; the access log to /dev/null. Yields once `GET /healthz` answers 200; stops the server at the end.
     """
     gunicorn = Path(sys.executable).with_name("gunicorn")
     if not gunicorn.exists():
@@ -432,6 +432,12 @@ def gunicorn_server(
         "--log-level=warning",
         "--error-logfile=-",
         "--graceful-timeout=5",
+        # gunicorn reads the project's gunicorn.conf.py (gthread, access log) from the working
+        # directory; the figures of docs/benchmarks.md are of sync workers without an access log,
+        # and stay comparable so.
+        "--worker-class=sync",
+        "--threads=1",
+        "--access-logfile=/dev/null",
     ]
     with tempfile.TemporaryDirectory(prefix="http-load-gunicorn-") as directory:
         log = Path(directory) / "stderr.log"
