@@ -284,7 +284,7 @@ class WebhookDeliveryResendApi(GenericAPIView):
         # Counted after the endpoint is found, so that no one spends another organization's budget.
         throttle = WebhookResendThrottle(endpoint_id=endpoint.pk)
         if not throttle.allow_request(request, self):
-            self.throttled(request, throttle.wait())
+            self.throttled(request, throttle.wait() or 1.0)
         delivery = get_object_or_404(_deliveries(endpoint), pk=delivery_id)
         delivery = services.webhook_delivery_resend(actor=authenticated_user(request), delivery=delivery)
         delivery = _deliveries(endpoint).get(pk=delivery.pk)
