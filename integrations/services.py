@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -136,6 +137,7 @@ def webhook_endpoint_create(
 ) -> WebhookEndpoint:
     """Register an endpoint for an organization's events, or for every organization's (staff only)."""
     _ensure_may_manage_endpoints(actor=actor, organization=organization)
+    _ensure_port_allowed(url)
     if WebhookEndpoint.objects.filter(organization=organization, url=url).exists():
         raise _url_taken()
     try:
@@ -152,6 +154,17 @@ def webhook_endpoint_create(
             )
     except IntegrityError:
         raise _url_taken() from None
+
+
+def _ensure_port_allowed(url: str) -> None:
+    """A URL naming a port that deliveries may not go to is refused when it is registered."""
+    if transport.url_port_allowed(url):
+        return
+    allowed = ", ".join(str(port) for port in settings.WEBHOOK_ALLOWED_PORTS or [])
+    raise ApplicationError(
+        _("Webhook URLs may use the ports %(ports)s only.") % {"ports": allowed},
+        errors={"url": [_("Use one of the ports %(ports)s.") % {"ports": allowed}]},
+    )
 
 
 def _url_taken() -> ApplicationError:
@@ -176,6 +189,8 @@ def webhook_endpoint_update(
     if "events" in data:
         endpoint.events = _events_clean(data["events"])
         fields.append("events")
+    if "url" in data:
+        _ensure_port_allowed(data["url"])
     if "url" in data and (
         WebhookEndpoint.objects.filter(organization=endpoint.organization, url=data["url"])
         .exclude(pk=endpoint.pk)

@@ -64,6 +64,16 @@ def port_allowed(port: int) -> bool:
     return allowed is None or port in allowed
 
 
+def url_port_allowed(url: str) -> bool:
+    """Whether the port a URL names (or its scheme's) is in WEBHOOK_ALLOWED_PORTS."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        return False
+    return port_allowed(port)
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a URL's request goes: the address that was checked, and what the URL says."""

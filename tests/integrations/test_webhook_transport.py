@@ -313,3 +313,33 @@ def test_resend__over_the_endpoints_limit__is_429_with_retry_after(monkeypatch, 
     assert refused["Content-Type"].startswith("application/problem+json")
     assert int(refused["Retry-After"]) > 0
     assert refused.json()["status"] == 429
+
+
+@pytest.mark.django_db
+def test_create__url_with_a_port_outside_the_allowed__is_400_naming_url(settings, org_admin, organization):
+    settings.WEBHOOK_ALLOWED_PORTS = [80, 443]
+    client = APIClient()
+    client.force_authenticate(org_admin)
+    refused = client.post(
+        "/api/v1/webhooks/",
+        {
+            "url": "https://partner.example.com:8443/h",
+            "events": ["profile_link.live"],
+            "organization": organization.pk,
+        },
+        format="json",
+    )
+    allowed = client.post(
+        "/api/v1/webhooks/",
+        {
+            "url": "https://partner.example.com:443/h",
+            "events": ["profile_link.live"],
+            "organization": organization.pk,
+        },
+        format="json",
+    )
+    assert refused.status_code == 400 and "url" in refused.json()["errors"]
+    assert allowed.status_code == 201
+    assert list(WebhookEndpoint.objects.values_list("url", flat=True)) == [
+        "https://partner.example.com:443/h"
+    ]
