@@ -416,7 +416,8 @@ def gunicorn_server(
     """gunicorn serving `portal.wsgi` on a free loopback port, with `env` over this process's environment.
 
     Sync workers (not gunicorn.conf.py's gthread: the figures stay comparable), one per core unless
-    `workers` says otherwise; the access log to /dev/null. Yields once `GET /healthz` answers 200; stops the server at the end.
+    `workers` says otherwise; the access log to /dev/null. Yields once `GET /healthz` answers 200;
+    stops the server at the end.
     """
     gunicorn = Path(sys.executable).with_name("gunicorn")
     if not gunicorn.exists():
