@@ -79,9 +79,14 @@ class MembershipFormSet(BaseInlineFormSet):
         actor = self.actor  # type: ignore[attr-defined]  # set by the admin's save_formset
         fk_name = self.fk.name  # type: ignore[attr-defined]  # inline formsets have their foreign key
         saved: list[Model] = []
+        # What the admin's change message lists, as BaseModelFormSet.save would leave it.
+        self.new_objects: list[Model] = []
+        self.changed_objects: list[tuple[Model, list[str]]] = []
+        self.deleted_objects: list[Model] = []
         for form in self.deleted_forms:
             if form.instance.pk:
                 membership_remove(actor=actor, membership=form.instance)
+                self.deleted_objects.append(form.instance)
         for form in self.forms:
             if form in self.deleted_forms or not form.has_changed():
                 continue
@@ -90,15 +95,17 @@ class MembershipFormSet(BaseInlineFormSet):
             setattr(membership, fk_name, self.instance)
             if membership.pk:
                 saved.append(membership_update(actor=actor, membership=membership, role=membership.role))
+                self.changed_objects.append((membership, form.changed_data))
             else:
-                saved.append(
-                    membership_add(
-                        actor=actor,
-                        organization=membership.organization,
-                        user=membership.user,
-                        role=membership.role,
-                    )
+                added = membership_add(
+                    actor=actor,
+                    organization=membership.organization,
+                    user=membership.user,
+                    role=membership.role,
                 )
+                form.instance = added
+                saved.append(added)
+                self.new_objects.append(added)
         return saved
 
 
