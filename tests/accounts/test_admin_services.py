@@ -220,7 +220,7 @@ def test_reject_button__with_reason__stores_it_emails_managers_in_their_language
     assert "The licence names another company." in by_recipient[merchant.email].body
     assert "The mini program portal team" in by_recipient[merchant.email].body
     assert "小程序门户团队" in by_recipient[org_admin.email].body
-    assert "理由： The licence names another company." in by_recipient[org_admin.email].body
+    assert "理由\uff1a The licence names another company." in by_recipient[org_admin.email].body
     # And the merchant's page shows why
     client.force_login(merchant)
     page = client.get(reverse("accounts:account-edit", args=[account.pk]))
