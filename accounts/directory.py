@@ -17,9 +17,11 @@ from portal.errors import ApplicationError
 
 from .models import (
     AccountKind,
+    DirectoryConflict,
     OfficialAccount,
     Organization,
     OrganizationKind,
+    OrganizationSource,
     Platform,
     VerificationStatus,
     Vertical,
@@ -180,6 +182,7 @@ class DirectoryCsvReader:
 class _ParsedRow:
     line: int
     key: AccountKey | None
+    values: Mapping[str, str] = field(default_factory=dict)
     screen_name: str = ""
     kind: str = ""
     vertical_id: int | None = None
@@ -298,6 +301,7 @@ def _row_parse(values: Mapping[str, str], *, line: int, vertical_ids: Mapping[st
     return _ParsedRow(
         line=line,
         key=(platform, platform_uid) if valid_key else None,
+        values=values,
         screen_name=screen_name,
         kind=kind,
         vertical_id=vertical_id,
@@ -311,8 +315,21 @@ def _row_parse(values: Mapping[str, str], *, line: int, vertical_ids: Mapping[st
     )
 
 
+# Organizations the directory may hand accounts to: its own, and those whose identity staff verified.
+# Anyone can sign up with any name or code, so a signed-up organization's word is not enough.
+_TRUSTED_ORGANIZATIONS = Q(source=OrganizationSource.DIRECTORY) | Q(identity_verified_at__isnull=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ownership:
+    """Whose a row says an account is: the organization, or why it cannot be one (an error by column)."""
+
+    organization: Organization | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
 class _OrganizationBook:
-    """Finds the organization of new accounts by credit code or name, and the ones to create."""
+    """Finds the organization a row names: by credit code, else a trusted one by name; and new ones."""
 
     def __init__(self, rows: Iterable[_ParsedRow]) -> None:
         codes: set[str] = set()
@@ -332,32 +349,107 @@ class _OrganizationBook:
         )
         self._by_code = {organization.unified_social_credit_code: organization for organization in found}
         self._by_name: dict[str, list[Organization]] = {name: [] for name in names}
-        for organization in Organization.objects.filter(name__in=names).order_by() if names else ():
+        trusted = (
+            Organization.objects.filter(_TRUSTED_ORGANIZATIONS, name__in=names).order_by() if names else ()
+        )
+        for organization in trusted:
             self._by_name[organization.name].append(organization)
         self.new: list[Organization] = []
 
-    def resolve(self, row: _ParsedRow) -> Organization | None:
-        """The row's organization, new if need be; None when its name is ambiguous."""
+    def named(self, row: _ParsedRow) -> Organization | None:
+        """The known organization the row names, trusted or not; None for a new or an ambiguous one."""
+        if row.organization_credit_code:
+            return self._by_code.get(row.organization_credit_code)
+        namesakes = self._by_name.get(row.organization_name, [])
+        return namesakes[0] if len(namesakes) == 1 else None
+
+    def resolve(self, row: _ParsedRow) -> _Ownership:
+        """The organization of a new account, created if need be, or why the row cannot have one."""
         if row.organization_credit_code:
             organization = self._by_code.get(row.organization_credit_code)
             if organization is None:
                 organization = self._add(row, credit_code=row.organization_credit_code)
                 self._by_code[row.organization_credit_code] = organization
-            return organization
+            elif not organization.is_trusted_by_directory:
+                return _Ownership(errors={"organization_credit_code": [_unverified_code_error(organization)]})
+            return _Ownership(organization=organization)
         namesakes = self._by_name[row.organization_name]
         if len(namesakes) > 1:
-            return None
-        return namesakes[0] if namesakes else self._add(row, credit_code="")
+            return _Ownership(
+                errors={
+                    "organization_name": [
+                        _(
+                            "More than one organization is called “%(name)s”; "
+                            "give organization_credit_code to choose one."
+                        )
+                        % {"name": row.organization_name}
+                    ]
+                }
+            )
+        return _Ownership(organization=namesakes[0] if namesakes else self._add(row, credit_code=""))
 
     def _add(self, row: _ParsedRow, *, credit_code: str) -> Organization:
         organization = Organization(
-            name=row.organization_name, kind=row.organization_kind, unified_social_credit_code=credit_code
+            name=row.organization_name,
+            kind=row.organization_kind,
+            unified_social_credit_code=credit_code,
+            source=OrganizationSource.DIRECTORY,
         )
         self.new.append(organization)
         # A later row of this batch that names it finds it, as it would in a later batch.
         if organization.name in self._by_name:
             self._by_name[organization.name].append(organization)
         return organization
+
+
+def _unverified_code_error(organization: Organization) -> str:
+    return _(
+        "“%(name)s” signed up with this credit code and staff have not verified its identity; "
+        "verify it in the admin, then import the row again."
+    ) % {"name": organization.name}
+
+
+def _row_names_owner(row: _ParsedRow) -> bool:
+    return bool(row.organization_credit_code or row.organization_name)
+
+
+def _owner_errors_of_existing(row: _ParsedRow) -> dict[str, list[str]]:
+    """The organization columns' errors that reject a row for an existing account.
+
+    A row that names no owner updates the account's facts only. One that does must be readable: its
+    code and name are checked against the holder. The name is required of new accounts only.
+    """
+    if not _row_names_owner(row):
+        return {}
+    return {
+        name: messages
+        for name, messages in row.organization_errors.items()
+        if name != "organization_name" or row.organization_name
+    }
+
+
+def _holder_matches(row: _ParsedRow, holder: Organization) -> bool:
+    """Whether the organization holding an account is the one the row names (and may be trusted)."""
+    if not holder.is_trusted_by_directory:
+        return False
+    if row.organization_credit_code:
+        return holder.unified_social_credit_code == row.organization_credit_code
+    return holder.name == row.organization_name
+
+
+def _ownership_conflict_errors(row: _ParsedRow, holder: Organization) -> dict[str, list[str]]:
+    column = "organization_credit_code" if row.organization_credit_code else "organization_name"
+    if row.organization_credit_code and holder.unified_social_credit_code == row.organization_credit_code:
+        message = _unverified_code_error(holder)
+    else:
+        message = _(
+            "Ownership conflict: the account belongs to another organization (“%(holder)s”). "
+            "Nothing about the account was changed; staff resolve it under Directory conflicts."
+        ) % {"holder": holder.name}
+    return {column: [message]}
+
+
+_CONFLICT_ROW_COLUMNS = KNOWN_COLUMNS
 
 
 def _accounts_existing(keys: Iterable[AccountKey]) -> dict[AccountKey, OfficialAccount]:
@@ -371,7 +463,8 @@ def _accounts_existing(keys: Iterable[AccountKey]) -> dict[AccountKey, OfficialA
         condition |= Q(platform=platform, platform_uid__in=uids)
     return {
         (account.platform, account.platform_uid): account
-        for account in OfficialAccount.objects.filter(condition).order_by()
+        # The holder decides whether a row that names an owner may change the account.
+        for account in OfficialAccount.objects.filter(condition).select_related("organization").order_by()
     }
 
 
@@ -395,7 +488,12 @@ def _account_snapshot(account: OfficialAccount) -> tuple[object, ...]:
 
 
 def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
-    """Apply parsed rows in order, as if one by one, in three statements at most for them all."""
+    """Apply parsed rows in order, as if one by one, in a few statements for them all.
+
+    A row that names an owner (credit code or organization name) changes an existing account only when
+    the organization holding it is that owner and one the directory trusts; any other such row is an
+    ownership conflict: rejected, stored for staff, and the account left as it was.
+    """
     now = timezone.now()
     existing = _accounts_existing({row.key for row in rows if row.key is not None})
     before = {key: _account_snapshot(account) for key, account in existing.items()}
@@ -403,9 +501,10 @@ def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
     organizations = _OrganizationBook(
         row
         for row in rows
-        if row.key is not None and row.key not in existing and not row.errors and not row.organization_errors
+        if row.key is not None and not row.errors and not row.organization_errors and _row_names_owner(row)
     )
     created: list[OfficialAccount] = []
+    conflicts: list[tuple[_ParsedRow, OfficialAccount]] = []
     decisions: list[tuple[int, Outcome, AccountKey | None, dict[str, list[str]]]] = []
     for row in rows:
         if row.key is None:
@@ -413,27 +512,26 @@ def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
             continue
         account = accounts.get(row.key)
         if account is not None:
-            if row.errors:
-                decisions.append((row.line, "rejected", None, row.errors))
+            owner_errors = _owner_errors_of_existing(row)
+            if row.errors or owner_errors:
+                decisions.append((row.line, "rejected", None, {**row.errors, **owner_errors}))
+            elif _row_names_owner(row) and not _holder_matches(row, account.organization):
+                conflicts.append((row, account))
+                decisions.append(
+                    (row.line, "rejected", None, _ownership_conflict_errors(row, account.organization))
+                )
             else:
                 _account_apply(account, row, now=now)
                 decisions.append((row.line, "updated", row.key, {}))
             continue
         errors = {**row.errors, **row.organization_errors}
-        organization = None if errors else organizations.resolve(row)
-        if not errors and organization is None:
-            errors["organization_name"] = [
-                _(
-                    "More than one organization is called “%(name)s”; "
-                    "give organization_credit_code to choose one."
-                )
-                % {"name": row.organization_name}
-            ]
+        ownership = _Ownership() if errors else organizations.resolve(row)
+        errors.update(ownership.errors)
         if errors:
             decisions.append((row.line, "rejected", None, errors))
             continue
         account = OfficialAccount(
-            organization=organization,
+            organization=ownership.organization,
             platform=row.key[0],
             platform_uid=row.key[1],
             verification_status=VerificationStatus.UNVERIFIED,
@@ -460,6 +558,8 @@ def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
             unique_fields=["platform", "platform_uid"],
             update_fields=[*_ACCOUNT_IMPORTED_FIELDS, "updated_at"],
         )
+    if conflicts:
+        _conflicts_record(conflicts, organizations)
     return [
         RowResult(
             line=line,
@@ -469,6 +569,28 @@ def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
         )
         for line, outcome, key, errors in decisions
     ]
+
+
+def _conflicts_record(
+    conflicts: Sequence[tuple[_ParsedRow, OfficialAccount]], book: _OrganizationBook
+) -> None:
+    """Store the ownership conflicts for staff; one already open for the same claim is kept as it is."""
+    DirectoryConflict.objects.bulk_create(
+        [
+            DirectoryConflict(
+                account_id=account.pk,
+                holder_id=account.organization_id,
+                claimant=book.named(row),
+                claimed_name=row.organization_name,
+                claimed_credit_code=row.organization_credit_code,
+                row={column: row.values[column] for column in _CONFLICT_ROW_COLUMNS if column in row.values},
+                line=row.line,
+            )
+            for row, account in conflicts
+        ],
+        # The partial unique index on open conflicts: the same row imported again adds nothing.
+        ignore_conflicts=True,
+    )
 
 
 def _vertical_ids() -> dict[str, int]:

@@ -81,6 +81,8 @@ class Organization(models.Model):
         max_length=20,
         choices=OrganizationSource.choices,
         default=OrganizationSource.SIGNED_UP,
+        # Also in the database, for the rows that bulk loads (seed_scale's COPY) write without it.
+        db_default=OrganizationSource.SIGNED_UP,
         help_text=_("Who created it: a merchant signing up, or the directory import."),
     )
     identity_verified_at = models.DateTimeField(
@@ -215,7 +217,7 @@ class OfficialAccount(models.Model):
     )
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     # Staff's reason for the last verification decision; the merchant reads it on a rejection.
-    verification_reason = models.TextField(_("verification reason"), blank=True)
+    verification_reason = models.TextField(_("verification reason"), blank=True, default="", db_default="")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -61,7 +61,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="officialaccount",
             name="verification_reason",
-            field=models.TextField(blank=True, verbose_name="verification reason"),
+            field=models.TextField(blank=True, db_default="", default="", verbose_name="verification reason"),
         ),
         migrations.AddField(
             model_name="organization",
@@ -78,6 +78,7 @@ class Migration(migrations.Migration):
             name="source",
             field=models.CharField(
                 choices=[("signed_up", "Signed up"), ("directory", "Directory")],
+                db_default="signed_up",
                 default="signed_up",
                 help_text="Who created it: a merchant signing up, or the directory import.",
                 max_length=20,

@@ -17,7 +17,8 @@ from accounts.directory import (
     directory_import,
     official_accounts_upsert,
 )
-from accounts.models import OfficialAccount, Organization, VerificationStatus
+from accounts.models import OfficialAccount, Organization, OrganizationSource, VerificationStatus
+from accounts.services import organization_set_identity_verified, organization_update
 from accounts.validators import credit_code_check_character
 from tests import factories
 
@@ -144,7 +145,7 @@ def test_upsert__same_rows_again__updates_instead_of_duplicating():
     # Given two accounts imported once
     official_accounts_upsert(rows=[row(platform_uid="300"), row(platform_uid="301")])
     before = account("300")
-    # When the directory comes again with new figures and another organization name
+    # When the directory comes again with new figures for the same owner
     results = official_accounts_upsert(
         rows=[
             row(
@@ -153,7 +154,6 @@ def test_upsert__same_rows_again__updates_instead_of_duplicating():
                 kind="media",
                 vertical="media",
                 followers_count="999",
-                organization_name="Someone Else Ltd",
             ),
             row(platform_uid="301"),
         ]
@@ -299,17 +299,28 @@ def test_upsert__new_organization_named_by_several_rows__is_created_once():
     assert Organization.objects.count() == 2
 
 
-def test_upsert__organization_name_found_once__is_reused(organization):
-    # Given the merchant's organization "Alice Foods Co"
+def test_upsert__directory_organization_name_found_once__is_reused():
+    # Given an organization the directory created
+    official_accounts_upsert(rows=[row(platform_uid="614", organization_name="Alice Foods Co")])
+    # When another account names it
     results = official_accounts_upsert(rows=[row(platform_uid="615", organization_name="Alice Foods Co")])
+    # Then it joins the same organization
     assert outcomes(results) == [(1, "created")]
-    assert account("615").organization == organization
+    assert account("615").organization == account("614").organization
+
+
+def test_upsert__identity_verified_organization_name__is_reused(staff, organization):
+    # Given the merchant's organization "Alice Foods Co", whose identity staff verified
+    organization_set_identity_verified(actor=staff, organization=organization, verified=True)
+    results = official_accounts_upsert(rows=[row(platform_uid="616", organization_name="Alice Foods Co")])
+    assert outcomes(results) == [(1, "created")]
+    assert account("616").organization == organization
 
 
 def test_upsert__organization_name_shared_by_two_organizations__is_rejected_as_ambiguous():
-    # Given two organizations with the same name
-    factories.merchant_register("first", organization_name="Twin Trading")
-    factories.merchant_register("second", organization_name="Twin Trading")
+    # Given two organizations of the directory with the same name
+    for _number in range(2):
+        Organization.objects.create(name="Twin Trading", kind="enterprise", source=OrganizationSource.DIRECTORY)
     # When a new account names it without a credit code
     results = official_accounts_upsert(
         rows=[row(platform_uid="620", organization_name="Twin Trading"), row(platform_uid="621")]
@@ -364,15 +375,21 @@ def test_upsert__batch_size__does_not_change_the_number_of_queries():
 
 @pytest.mark.django_db(transaction=True)
 def test_upsert__uid_inserted_by_another_transaction__retries_row_by_row_and_updates_it(
-    postgres, merchant, organization
+    postgres, staff, merchant, organization
 ):
-    # Given another transaction that registers uid 800 and has not committed yet
+    # Given a merchant organization with a verified identity and code, named by the directory's row
+    organization_update(actor=staff, organization=organization, data={"unified_social_credit_code": CREDIT_CODE})
+    organization_set_identity_verified(actor=staff, organization=organization, verified=True)
+    # And another transaction that registers uid 800 for it and has not committed yet
     outcome: dict[str, object] = {}
 
     def import_batch() -> None:
         try:
             outcome["results"] = official_accounts_upsert(
-                rows=[row(platform_uid="800", screen_name="From the directory"), row(platform_uid="801")]
+                rows=[
+                    row(platform_uid="800", screen_name="From the directory", organization_credit_code=CREDIT_CODE),
+                    row(platform_uid="801"),
+                ]
             )
         except Exception as exc:  # reported by the assertions below
             outcome["error"] = exc
