@@ -99,6 +99,25 @@ class ImportSummary:
     first_rejections: list[RowResult] = field(default_factory=list)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """The cell as text a spreadsheet shows and never runs: a leading `'` before a formula's first sign."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _spreadsheet_unescaped(record: list[str]) -> list[str]:
+    # What spreadsheet_safe wrote, read back: a rejects file imports again as it is.
+    return [
+        value[1:] if value.startswith("'") and value[1:2] and value[1] in FORMULA_PREFIXES else value
+        for value in record
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class DirectoryRow:
     """One record of a directory file: its first line, its values by column, and a reading error."""
@@ -172,6 +191,8 @@ class DirectoryCsvReader:
                     "This row has %(found)d values but the header has %(width)d columns; "
                     "quote values that contain a comma."
                 ) % {"found": len(record), "width": width}
+            if any(value.startswith("'") for value in record):
+                record = _spreadsheet_unescaped(record)
             # A short row leaves its last columns blank, as spreadsheets write them.
             yield DirectoryRow(
                 line=last_line + 1, values=dict(zip(self.columns, record, strict=False)), error=error

@@ -67,7 +67,9 @@ def test_bulk_upsert__new_and_known_uids__created_and_updated_with_results_in_or
             "accounts": [
                 row("9100000001"),
                 # No owner named: the row updates the account's figures only.
-                row(known, screen_name="Alice Foods Official", followers_count=420_000, organization_name=None),
+                row(
+                    known, screen_name="Alice Foods Official", followers_count=420_000, organization_name=None
+                ),
                 row("9100000002", platform="weibo"),
             ]
         },

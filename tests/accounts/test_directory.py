@@ -320,7 +320,9 @@ def test_upsert__identity_verified_organization_name__is_reused(staff, organizat
 def test_upsert__organization_name_shared_by_two_organizations__is_rejected_as_ambiguous():
     # Given two organizations of the directory with the same name
     for _number in range(2):
-        Organization.objects.create(name="Twin Trading", kind="enterprise", source=OrganizationSource.DIRECTORY)
+        Organization.objects.create(
+            name="Twin Trading", kind="enterprise", source=OrganizationSource.DIRECTORY
+        )
     # When a new account names it without a credit code
     results = official_accounts_upsert(
         rows=[row(platform_uid="620", organization_name="Twin Trading"), row(platform_uid="621")]
@@ -378,7 +380,9 @@ def test_upsert__uid_inserted_by_another_transaction__retries_row_by_row_and_upd
     postgres, staff, merchant, organization
 ):
     # Given a merchant organization with a verified identity and code, named by the directory's row
-    organization_update(actor=staff, organization=organization, data={"unified_social_credit_code": CREDIT_CODE})
+    organization_update(
+        actor=staff, organization=organization, data={"unified_social_credit_code": CREDIT_CODE}
+    )
     organization_set_identity_verified(actor=staff, organization=organization, verified=True)
     # And another transaction that registers uid 800 for it and has not committed yet
     outcome: dict[str, object] = {}
@@ -387,7 +391,11 @@ def test_upsert__uid_inserted_by_another_transaction__retries_row_by_row_and_upd
         try:
             outcome["results"] = official_accounts_upsert(
                 rows=[
-                    row(platform_uid="800", screen_name="From the directory", organization_credit_code=CREDIT_CODE),
+                    row(
+                        platform_uid="800",
+                        screen_name="From the directory",
+                        organization_credit_code=CREDIT_CODE,
+                    ),
                     row(platform_uid="801"),
                 ]
             )
