@@ -331,3 +331,47 @@ def test_identity_action__marks_the_organization_verified(staff_web, organizatio
         {"action": "mark_identity_verified", "_selected_action": [organization.pk]},
     )
     assert Organization.objects.get(pk=organization.pk).identity_verified_at is not None
+
+
+# Directory conflicts
+
+
+@pytest.mark.django_db
+def test_directory_conflicts__listed_and_resolved_with_a_note(staff_web, superuser, merchant, account):
+    from accounts.directory import official_accounts_upsert
+    from accounts.models import DirectoryConflict, DirectoryConflictState
+
+    # Given a directory row that names another owner for the merchant's account
+    factories.vertical("commerce")
+    official_accounts_upsert(
+        rows=[
+            {
+                "platform_uid": account.platform_uid,
+                "screen_name": "Directory name",
+                "kind": "enterprise",
+                "vertical": "commerce",
+                "followers_count": "10",
+                "organization_name": "Someone Else",
+            }
+        ]
+    )
+    conflict = DirectoryConflict.objects.get()
+    # When staff open the list, Then it is there
+    changelist = reverse("admin:accounts_directoryconflict_changelist")
+    listed = staff_web.get(changelist, {"state__exact": "open"})
+    assert listed.status_code == 200
+    assert "Someone Else" in listed.text
+    # When they resolve it with a note
+    staff_web.post(
+        changelist,
+        {
+            "action": "resolve",
+            "_selected_action": [conflict.pk],
+            "apply": "1",
+            "reason": "The merchant owns it.",
+        },
+    )
+    conflict.refresh_from_db()
+    assert conflict.state == DirectoryConflictState.RESOLVED
+    assert (conflict.resolved_by, conflict.resolution) == (superuser, "The merchant owns it.")
+    assert conflict.resolved_at is not None
