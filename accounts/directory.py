@@ -9,7 +9,7 @@ from typing import Literal
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DataError, IntegrityError, models, transaction
-from django.db.models import Q
+from django.db.models import ExpressionWrapper, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -392,7 +392,9 @@ class _OrganizationBook:
                 organization = self._add(row, credit_code=row.organization_credit_code)
                 self._by_code[row.organization_credit_code] = organization
             elif not organization.is_trusted_by_directory:
-                return _Ownership(errors={"organization_credit_code": [_unverified_code_error(organization)]})
+                return _Ownership(
+                    errors={"organization_credit_code": [_unverified_code_error(organization.name)]}
+                )
             return _Ownership(organization=organization)
         namesakes = self._by_name[row.organization_name]
         if len(namesakes) > 1:
@@ -423,11 +425,11 @@ class _OrganizationBook:
         return organization
 
 
-def _unverified_code_error(organization: Organization) -> str:
+def _unverified_code_error(organization_name: str) -> str:
     return _(
         "“%(name)s” signed up with this credit code and staff have not verified its identity; "
         "verify it in the admin, then import the row again."
-    ) % {"name": organization.name}
+    ) % {"name": organization_name}
 
 
 def _row_names_owner(row: _ParsedRow) -> bool:
@@ -449,19 +451,34 @@ def _owner_errors_of_existing(row: _ParsedRow) -> dict[str, list[str]]:
     }
 
 
-def _holder_matches(row: _ParsedRow, holder: Organization) -> bool:
+@dataclass(frozen=True, slots=True)
+class _Holder:
+    """What a row is checked against: the name and code of the organization holding the account."""
+
+    name: str
+    credit_code: str
+    trusted: bool
+
+    @classmethod
+    def of(cls, organization: Organization) -> "_Holder":
+        return cls(
+            organization.name, organization.unified_social_credit_code, organization.is_trusted_by_directory
+        )
+
+
+def _holder_matches(row: _ParsedRow, holder: _Holder) -> bool:
     """Whether the organization holding an account is the one the row names (and may be trusted)."""
-    if not holder.is_trusted_by_directory:
+    if not holder.trusted:
         return False
     if row.organization_credit_code:
-        return holder.unified_social_credit_code == row.organization_credit_code
+        return holder.credit_code == row.organization_credit_code
     return holder.name == row.organization_name
 
 
-def _ownership_conflict_errors(row: _ParsedRow, holder: Organization) -> dict[str, list[str]]:
+def _ownership_conflict_errors(row: _ParsedRow, holder: _Holder) -> dict[str, list[str]]:
     column = "organization_credit_code" if row.organization_credit_code else "organization_name"
-    if row.organization_credit_code and holder.unified_social_credit_code == row.organization_credit_code:
-        message = _unverified_code_error(holder)
+    if row.organization_credit_code and holder.credit_code == row.organization_credit_code:
+        message = _unverified_code_error(holder.name)
     else:
         message = _(
             "Ownership conflict: the account belongs to another organization (“%(holder)s”). "
@@ -473,20 +490,39 @@ def _ownership_conflict_errors(row: _ParsedRow, holder: Organization) -> dict[st
 _CONFLICT_ROW_COLUMNS = KNOWN_COLUMNS
 
 
-def _accounts_existing(keys: Iterable[AccountKey]) -> dict[AccountKey, OfficialAccount]:
+def _accounts_existing(
+    keys: Iterable[AccountKey],
+) -> tuple[dict[AccountKey, OfficialAccount], dict[AccountKey, _Holder]]:
+    """The accounts of these keys, and the facts of the organization holding each."""
     uids_by_platform: dict[str, list[str]] = {}
     for platform, uid in keys:
         uids_by_platform.setdefault(platform, []).append(uid)
     if not uids_by_platform:
-        return {}
+        return {}, {}
     condition = Q()
     for platform, uids in uids_by_platform.items():
         condition |= Q(platform=platform, platform_uid__in=uids)
-    return {
-        (account.platform, account.platform_uid): account
-        # The holder decides whether a row that names an owner may change the account.
-        for account in OfficialAccount.objects.filter(condition).select_related("organization").order_by()
-    }
+    # The holder's facts as three columns of the same query: no Organization built per account.
+    accounts = (
+        OfficialAccount.objects.filter(condition)
+        .annotate(
+            holder_name=F("organization__name"),
+            holder_credit_code=F("organization__unified_social_credit_code"),
+            holder_trusted=ExpressionWrapper(
+                Q(organization__source=OrganizationSource.DIRECTORY)
+                | Q(organization__identity_verified_at__isnull=False),
+                output_field=models.BooleanField(),
+            ),
+        )
+        .order_by()
+    )
+    existing: dict[AccountKey, OfficialAccount] = {}
+    holders: dict[AccountKey, _Holder] = {}
+    for account in accounts:
+        key = (account.platform, account.platform_uid)
+        existing[key] = account
+        holders[key] = _Holder(account.holder_name, account.holder_credit_code, account.holder_trusted)  # type: ignore[attr-defined]
+    return existing, holders
 
 
 def _account_apply(account: OfficialAccount, row: _ParsedRow, *, now: datetime) -> None:
@@ -516,13 +552,13 @@ def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
     ownership conflict: rejected, stored for staff, and the account left as it was.
     """
     now = timezone.now()
-    existing = _accounts_existing({row.key for row in rows if row.key is not None})
+    existing, holders = _accounts_existing({row.key for row in rows if row.key is not None})
     before = {key: _account_snapshot(account) for key, account in existing.items()}
     accounts: dict[AccountKey, OfficialAccount] = dict(existing)
     organizations = _OrganizationBook(
         row
         for row in rows
-        if row.key is not None and not row.errors and not row.organization_errors and _row_names_owner(row)
+        if row.key is not None and row.key not in existing and not row.errors and not row.organization_errors
     )
     created: list[OfficialAccount] = []
     conflicts: list[tuple[_ParsedRow, OfficialAccount]] = []
@@ -536,10 +572,10 @@ def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
             owner_errors = _owner_errors_of_existing(row)
             if row.errors or owner_errors:
                 decisions.append((row.line, "rejected", None, {**row.errors, **owner_errors}))
-            elif _row_names_owner(row) and not _holder_matches(row, account.organization):
+            elif _row_names_owner(row) and not _holder_matches(row, holders[row.key]):
                 conflicts.append((row, account))
                 decisions.append(
-                    (row.line, "rejected", None, _ownership_conflict_errors(row, account.organization))
+                    (row.line, "rejected", None, _ownership_conflict_errors(row, holders[row.key]))
                 )
             else:
                 _account_apply(account, row, now=now)
@@ -559,6 +595,8 @@ def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
         )
         _account_apply(account, row, now=now)
         accounts[row.key] = account
+        # A later row of the batch for this uid is checked against this new holder.
+        holders[row.key] = _Holder.of(ownership.organization)  # type: ignore[arg-type]
         created.append(account)
         decisions.append((row.line, "created", row.key, {}))
 
@@ -580,7 +618,7 @@ def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
             update_fields=[*_ACCOUNT_IMPORTED_FIELDS, "updated_at"],
         )
     if conflicts:
-        _conflicts_record(conflicts, organizations)
+        _conflicts_record(conflicts)
     return [
         RowResult(
             line=line,
@@ -592,10 +630,10 @@ def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
     ]
 
 
-def _conflicts_record(
-    conflicts: Sequence[tuple[_ParsedRow, OfficialAccount]], book: _OrganizationBook
-) -> None:
+def _conflicts_record(conflicts: Sequence[tuple[_ParsedRow, OfficialAccount]]) -> None:
     """Store the ownership conflicts for staff; one already open for the same claim is kept as it is."""
+    # Looked up only when a batch has conflicts: the organizations the rows name, when known.
+    book = _OrganizationBook(row for row, _account in conflicts)
     DirectoryConflict.objects.bulk_create(
         [
             DirectoryConflict(
