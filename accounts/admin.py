@@ -77,7 +77,7 @@ class MembershipFormSet(BaseInlineFormSet):
 
     def save(self, commit: bool = True) -> list[Model]:
         actor = self.actor  # type: ignore[attr-defined]  # set by the admin's save_formset
-        fk_name = self.fk.name  # type: ignore[attr-defined]  # inline formsets have their foreign key
+        fk_name = self.fk.name
         saved: list[Model] = []
         # What the admin's change message lists, as BaseModelFormSet.save would leave it.
         self.new_objects: list[Model] = []

@@ -521,7 +521,7 @@ def _accounts_existing(
     for account in accounts:
         key = (account.platform, account.platform_uid)
         existing[key] = account
-        holders[key] = _Holder(account.holder_name, account.holder_credit_code, account.holder_trusted)  # type: ignore[attr-defined]
+        holders[key] = _Holder(account.holder_name, account.holder_credit_code, account.holder_trusted)
     return existing, holders
 
 

@@ -1,6 +1,6 @@
 """Every write to users, organizations and official accounts."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 from django.conf import settings
@@ -298,12 +298,15 @@ def official_account_update(
 def _verification_decision_notify(account_ids: Iterable[int], status: str) -> None:
     from .tasks import send_verification_email
 
+    def queue(account_id: int) -> Callable[[], None]:
+        def send() -> None:
+            send_verification_email.delay(account_id=account_id, status=status)
+
+        return send
+
     for account_id in account_ids:
         # robust: the decision is committed; an unreachable broker must not turn it into an error.
-        transaction.on_commit(
-            lambda account_id=account_id: send_verification_email.delay(account_id=account_id, status=status),
-            robust=True,
-        )
+        transaction.on_commit(queue(account_id), robust=True)
 
 
 @transaction.atomic
