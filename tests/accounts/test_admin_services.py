@@ -375,3 +375,41 @@ def test_directory_conflicts__listed_and_resolved_with_a_note(staff_web, superus
     assert conflict.state == DirectoryConflictState.RESOLVED
     assert (conflict.resolved_by, conflict.resolution) == (superuser, "The merchant owns it.")
     assert conflict.resolved_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_move__racing_a_new_application__never_leaves_it_with_the_old_organization(
+    postgres, staff, merchant, account, other_account
+):
+    import threading
+
+    from django.db import connection, transaction
+
+    from portal.errors import Forbidden
+    from tests.accounts.test_directory import _lock_wait_seen
+    from whitelist.models import WhitelistApplication
+
+    outcome: dict[str, object] = {}
+
+    def apply() -> None:
+        try:
+            whitelist_services.application_create(actor=merchant, account=account, data=EVIDENCE)
+            outcome["result"] = "created"
+        except Exception as exc:  # reported by the assertions below
+            outcome["result"] = exc
+        finally:
+            connection.close()
+
+    applicant = threading.Thread(target=apply)
+    # Given staff moving the account to another organization, not committed yet
+    with transaction.atomic():
+        official_account_update(
+            actor=staff, account=account, data={"organization": other_account.organization}
+        )
+        # When the old organization's owner starts an application for it meanwhile
+        applicant.start()
+        assert _lock_wait_seen(), "the application never waited on the account being moved"
+    applicant.join(timeout=30)
+    # Then the owner is told the account is no longer theirs, and no application hangs on the old owner
+    assert isinstance(outcome["result"], Forbidden), outcome
+    assert not WhitelistApplication.objects.filter(account=account).exists()
