@@ -156,7 +156,7 @@ class OrganizationAdmin(ServiceSavingAdmin, LargeTableAdmin):
         "created_at",
     ]
     # Not date_hierarchy: it lists the years found, a scan of the whole table on every load.
-    list_filter = ["kind", "source", ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["kind", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["name", "unified_social_credit_code"]
     fields = ["name", "kind", "unified_social_credit_code", "source", "identity_verified_at", "created_at"]
     readonly_fields = ["identity_verified_at", "created_at"]
