@@ -427,6 +427,11 @@ class AccountBulkUpsertApi(APIView):
 
     The answer has one result per row, in order: created, updated, or rejected with the row's
     errors. A bad row does not stop the others; each row is applied whole or not at all.
+
+    A new account joins the organization of its `organization_credit_code`, or without a code a
+    directory-owned or identity-verified organization of its `organization_name` (a new one if
+    none): never one a merchant signed up with. A row that names another owner than the one
+    holding an existing account is rejected as an ownership conflict and changes nothing.
     """
 
     permission_classes = [IsStaffOrPlatformKey]

@@ -9,7 +9,7 @@ from typing import Literal
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DataError, IntegrityError, models, transaction
-from django.db.models import Q
+from django.db.models import ExpressionWrapper, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,9 +17,11 @@ from portal.errors import ApplicationError
 
 from .models import (
     AccountKind,
+    DirectoryConflict,
     OfficialAccount,
     Organization,
     OrganizationKind,
+    OrganizationSource,
     Platform,
     VerificationStatus,
     Vertical,
@@ -97,6 +99,25 @@ class ImportSummary:
     first_rejections: list[RowResult] = field(default_factory=list)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """The cell as text a spreadsheet shows and never runs: a leading `'` before a formula's first sign."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _spreadsheet_unescaped(record: list[str]) -> list[str]:
+    # What spreadsheet_safe wrote, read back: a rejects file imports again as it is.
+    return [
+        value[1:] if value.startswith("'") and value[1:2] and value[1] in FORMULA_PREFIXES else value
+        for value in record
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class DirectoryRow:
     """One record of a directory file: its first line, its values by column, and a reading error."""
@@ -170,6 +191,8 @@ class DirectoryCsvReader:
                     "This row has %(found)d values but the header has %(width)d columns; "
                     "quote values that contain a comma."
                 ) % {"found": len(record), "width": width}
+            if any(value.startswith("'") for value in record):
+                record = _spreadsheet_unescaped(record)
             # A short row leaves its last columns blank, as spreadsheets write them.
             yield DirectoryRow(
                 line=last_line + 1, values=dict(zip(self.columns, record, strict=False)), error=error
@@ -180,6 +203,7 @@ class DirectoryCsvReader:
 class _ParsedRow:
     line: int
     key: AccountKey | None
+    values: Mapping[str, str] = field(default_factory=dict)
     screen_name: str = ""
     kind: str = ""
     vertical_id: int | None = None
@@ -298,6 +322,7 @@ def _row_parse(values: Mapping[str, str], *, line: int, vertical_ids: Mapping[st
     return _ParsedRow(
         line=line,
         key=(platform, platform_uid) if valid_key else None,
+        values=values,
         screen_name=screen_name,
         kind=kind,
         vertical_id=vertical_id,
@@ -311,8 +336,21 @@ def _row_parse(values: Mapping[str, str], *, line: int, vertical_ids: Mapping[st
     )
 
 
+# Organizations the directory may hand accounts to: its own, and those whose identity staff verified.
+# Anyone can sign up with any name or code, so a signed-up organization's word is not enough.
+_TRUSTED_ORGANIZATIONS = Q(source=OrganizationSource.DIRECTORY) | Q(identity_verified_at__isnull=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ownership:
+    """Whose a row says an account is: the organization, or why it cannot be one (an error by column)."""
+
+    organization: Organization | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
 class _OrganizationBook:
-    """Finds the organization of new accounts by credit code or name, and the ones to create."""
+    """Finds the organization a row names: by credit code, else a trusted one by name; and new ones."""
 
     def __init__(self, rows: Iterable[_ParsedRow]) -> None:
         codes: set[str] = set()
@@ -332,26 +370,53 @@ class _OrganizationBook:
         )
         self._by_code = {organization.unified_social_credit_code: organization for organization in found}
         self._by_name: dict[str, list[Organization]] = {name: [] for name in names}
-        for organization in Organization.objects.filter(name__in=names).order_by() if names else ():
+        trusted = (
+            Organization.objects.filter(_TRUSTED_ORGANIZATIONS, name__in=names).order_by() if names else ()
+        )
+        for organization in trusted:
             self._by_name[organization.name].append(organization)
         self.new: list[Organization] = []
 
-    def resolve(self, row: _ParsedRow) -> Organization | None:
-        """The row's organization, new if need be; None when its name is ambiguous."""
+    def named(self, row: _ParsedRow) -> Organization | None:
+        """The known organization the row names, trusted or not; None for a new or an ambiguous one."""
+        if row.organization_credit_code:
+            return self._by_code.get(row.organization_credit_code)
+        namesakes = self._by_name.get(row.organization_name, [])
+        return namesakes[0] if len(namesakes) == 1 else None
+
+    def resolve(self, row: _ParsedRow) -> _Ownership:
+        """The organization of a new account, created if need be, or why the row cannot have one."""
         if row.organization_credit_code:
             organization = self._by_code.get(row.organization_credit_code)
             if organization is None:
                 organization = self._add(row, credit_code=row.organization_credit_code)
                 self._by_code[row.organization_credit_code] = organization
-            return organization
+            elif not organization.is_trusted_by_directory:
+                return _Ownership(
+                    errors={"organization_credit_code": [_unverified_code_error(organization.name)]}
+                )
+            return _Ownership(organization=organization)
         namesakes = self._by_name[row.organization_name]
         if len(namesakes) > 1:
-            return None
-        return namesakes[0] if namesakes else self._add(row, credit_code="")
+            return _Ownership(
+                errors={
+                    "organization_name": [
+                        _(
+                            "More than one organization is called “%(name)s”; "
+                            "give organization_credit_code to choose one."
+                        )
+                        % {"name": row.organization_name}
+                    ]
+                }
+            )
+        return _Ownership(organization=namesakes[0] if namesakes else self._add(row, credit_code=""))
 
     def _add(self, row: _ParsedRow, *, credit_code: str) -> Organization:
         organization = Organization(
-            name=row.organization_name, kind=row.organization_kind, unified_social_credit_code=credit_code
+            name=row.organization_name,
+            kind=row.organization_kind,
+            unified_social_credit_code=credit_code,
+            source=OrganizationSource.DIRECTORY,
         )
         self.new.append(organization)
         # A later row of this batch that names it finds it, as it would in a later batch.
@@ -360,19 +425,104 @@ class _OrganizationBook:
         return organization
 
 
-def _accounts_existing(keys: Iterable[AccountKey]) -> dict[AccountKey, OfficialAccount]:
+def _unverified_code_error(organization_name: str) -> str:
+    return _(
+        "“%(name)s” signed up with this credit code and staff have not verified its identity; "
+        "verify it in the admin, then import the row again."
+    ) % {"name": organization_name}
+
+
+def _row_names_owner(row: _ParsedRow) -> bool:
+    return bool(row.organization_credit_code or row.organization_name)
+
+
+def _owner_errors_of_existing(row: _ParsedRow) -> dict[str, list[str]]:
+    """The organization columns' errors that reject a row for an existing account.
+
+    A row that names no owner updates the account's facts only. One that does must be readable: its
+    code and name are checked against the holder. The name is required of new accounts only.
+    """
+    if not _row_names_owner(row):
+        return {}
+    return {
+        name: messages
+        for name, messages in row.organization_errors.items()
+        if name != "organization_name" or row.organization_name
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Holder:
+    """What a row is checked against: the name and code of the organization holding the account."""
+
+    name: str
+    credit_code: str
+    trusted: bool
+
+    @classmethod
+    def of(cls, organization: Organization) -> "_Holder":
+        return cls(
+            organization.name, organization.unified_social_credit_code, organization.is_trusted_by_directory
+        )
+
+
+def _holder_matches(row: _ParsedRow, holder: _Holder) -> bool:
+    """Whether the organization holding an account is the one the row names (and may be trusted)."""
+    if not holder.trusted:
+        return False
+    if row.organization_credit_code:
+        return holder.credit_code == row.organization_credit_code
+    return holder.name == row.organization_name
+
+
+def _ownership_conflict_errors(row: _ParsedRow, holder: _Holder) -> dict[str, list[str]]:
+    column = "organization_credit_code" if row.organization_credit_code else "organization_name"
+    if row.organization_credit_code and holder.credit_code == row.organization_credit_code:
+        message = _unverified_code_error(holder.name)
+    else:
+        message = _(
+            "Ownership conflict: the account belongs to another organization (“%(holder)s”). "
+            "Nothing about the account was changed; staff resolve it under Directory conflicts."
+        ) % {"holder": holder.name}
+    return {column: [message]}
+
+
+_CONFLICT_ROW_COLUMNS = KNOWN_COLUMNS
+
+
+def _accounts_existing(
+    keys: Iterable[AccountKey],
+) -> tuple[dict[AccountKey, OfficialAccount], dict[AccountKey, _Holder]]:
+    """The accounts of these keys, and the facts of the organization holding each."""
     uids_by_platform: dict[str, list[str]] = {}
     for platform, uid in keys:
         uids_by_platform.setdefault(platform, []).append(uid)
     if not uids_by_platform:
-        return {}
+        return {}, {}
     condition = Q()
     for platform, uids in uids_by_platform.items():
         condition |= Q(platform=platform, platform_uid__in=uids)
-    return {
-        (account.platform, account.platform_uid): account
-        for account in OfficialAccount.objects.filter(condition).order_by()
-    }
+    # The holder's facts as three columns of the same query: no Organization built per account.
+    accounts = (
+        OfficialAccount.objects.filter(condition)
+        .annotate(
+            holder_name=F("organization__name"),
+            holder_credit_code=F("organization__unified_social_credit_code"),
+            holder_trusted=ExpressionWrapper(
+                Q(organization__source=OrganizationSource.DIRECTORY)
+                | Q(organization__identity_verified_at__isnull=False),
+                output_field=models.BooleanField(),
+            ),
+        )
+        .order_by()
+    )
+    existing: dict[AccountKey, OfficialAccount] = {}
+    holders: dict[AccountKey, _Holder] = {}
+    for account in accounts:
+        key = (account.platform, account.platform_uid)
+        existing[key] = account
+        holders[key] = _Holder(account.holder_name, account.holder_credit_code, account.holder_trusted)
+    return existing, holders
 
 
 def _account_apply(account: OfficialAccount, row: _ParsedRow, *, now: datetime) -> None:
@@ -395,9 +545,14 @@ def _account_snapshot(account: OfficialAccount) -> tuple[object, ...]:
 
 
 def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
-    """Apply parsed rows in order, as if one by one, in three statements at most for them all."""
+    """Apply parsed rows in order, as if one by one, in a few statements for them all.
+
+    A row that names an owner (credit code or organization name) changes an existing account only when
+    the organization holding it is that owner and one the directory trusts; any other such row is an
+    ownership conflict: rejected, stored for staff, and the account left as it was.
+    """
     now = timezone.now()
-    existing = _accounts_existing({row.key for row in rows if row.key is not None})
+    existing, holders = _accounts_existing({row.key for row in rows if row.key is not None})
     before = {key: _account_snapshot(account) for key, account in existing.items()}
     accounts: dict[AccountKey, OfficialAccount] = dict(existing)
     organizations = _OrganizationBook(
@@ -406,6 +561,7 @@ def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
         if row.key is not None and row.key not in existing and not row.errors and not row.organization_errors
     )
     created: list[OfficialAccount] = []
+    conflicts: list[tuple[_ParsedRow, OfficialAccount]] = []
     decisions: list[tuple[int, Outcome, AccountKey | None, dict[str, list[str]]]] = []
     for row in rows:
         if row.key is None:
@@ -413,33 +569,34 @@ def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
             continue
         account = accounts.get(row.key)
         if account is not None:
-            if row.errors:
-                decisions.append((row.line, "rejected", None, row.errors))
+            owner_errors = _owner_errors_of_existing(row)
+            if row.errors or owner_errors:
+                decisions.append((row.line, "rejected", None, {**row.errors, **owner_errors}))
+            elif _row_names_owner(row) and not _holder_matches(row, holders[row.key]):
+                conflicts.append((row, account))
+                decisions.append(
+                    (row.line, "rejected", None, _ownership_conflict_errors(row, holders[row.key]))
+                )
             else:
                 _account_apply(account, row, now=now)
                 decisions.append((row.line, "updated", row.key, {}))
             continue
         errors = {**row.errors, **row.organization_errors}
-        organization = None if errors else organizations.resolve(row)
-        if not errors and organization is None:
-            errors["organization_name"] = [
-                _(
-                    "More than one organization is called “%(name)s”; "
-                    "give organization_credit_code to choose one."
-                )
-                % {"name": row.organization_name}
-            ]
+        ownership = _Ownership() if errors else organizations.resolve(row)
+        errors.update(ownership.errors)
         if errors:
             decisions.append((row.line, "rejected", None, errors))
             continue
         account = OfficialAccount(
-            organization=organization,
+            organization=ownership.organization,
             platform=row.key[0],
             platform_uid=row.key[1],
             verification_status=VerificationStatus.UNVERIFIED,
         )
         _account_apply(account, row, now=now)
         accounts[row.key] = account
+        # A later row of the batch for this uid is checked against this new holder.
+        holders[row.key] = _Holder.of(ownership.organization)  # type: ignore[arg-type]
         created.append(account)
         decisions.append((row.line, "created", row.key, {}))
 
@@ -460,6 +617,8 @@ def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
             unique_fields=["platform", "platform_uid"],
             update_fields=[*_ACCOUNT_IMPORTED_FIELDS, "updated_at"],
         )
+    if conflicts:
+        _conflicts_record(conflicts)
     return [
         RowResult(
             line=line,
@@ -469,6 +628,28 @@ def _rows_write(rows: Sequence[_ParsedRow]) -> list[RowResult]:
         )
         for line, outcome, key, errors in decisions
     ]
+
+
+def _conflicts_record(conflicts: Sequence[tuple[_ParsedRow, OfficialAccount]]) -> None:
+    """Store the ownership conflicts for staff; one already open for the same claim is kept as it is."""
+    # Looked up only when a batch has conflicts: the organizations the rows name, when known.
+    book = _OrganizationBook(row for row, _account in conflicts)
+    DirectoryConflict.objects.bulk_create(
+        [
+            DirectoryConflict(
+                account_id=account.pk,
+                holder_id=account.organization_id,
+                claimant=book.named(row),
+                claimed_name=row.organization_name,
+                claimed_credit_code=row.organization_credit_code,
+                row={column: row.values[column] for column in _CONFLICT_ROW_COLUMNS if column in row.values},
+                line=row.line,
+            )
+            for row, account in conflicts
+        ],
+        # The partial unique index on open conflicts: the same row imported again adds nothing.
+        ignore_conflicts=True,
+    )
 
 
 def _vertical_ids() -> dict[str, int]:

@@ -57,8 +57,17 @@ class OrganizationKind(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class OrganizationSource(models.TextChoices):
+    SIGNED_UP = "signed_up", _("Signed up")
+    DIRECTORY = "directory", _("Directory")
+
+
 class Organization(models.Model):
-    """The legal entity behind official accounts."""
+    """The legal entity behind official accounts.
+
+    Anyone can sign up with any name or code, so the directory hands accounts only to organizations it
+    created itself or whose identity staff verified (`is_trusted_by_directory`).
+    """
 
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=20, choices=OrganizationKind.choices)
@@ -69,6 +78,21 @@ class Organization(models.Model):
         validators=[validate_unified_social_credit_code],
         help_text=_("18 characters, as on the business licence (GB 32100-2015). Optional."),
     )
+    source = models.CharField(
+        _("source"),
+        max_length=20,
+        choices=OrganizationSource.choices,
+        default=OrganizationSource.SIGNED_UP,
+        # Also in the database, for the rows that bulk loads (seed_scale's COPY) write without it.
+        db_default=OrganizationSource.SIGNED_UP,
+        help_text=_("Who created it: a merchant signing up, or the directory import."),
+    )
+    identity_verified_at = models.DateTimeField(
+        _("identity verified at"),
+        null=True,
+        blank=True,
+        help_text=_("When staff checked that this organization is who its name and code say."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -78,6 +102,7 @@ class Organization(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(name=""), name="accounts_organization_name_not_blank"),
             choices_constraint("kind", OrganizationKind, "accounts_organization_kind_valid"),
+            choices_constraint("source", OrganizationSource, "accounts_organization_source_valid"),
             models.CheckConstraint(
                 condition=Q(unified_social_credit_code="")
                 | Q(unified_social_credit_code__regex=CREDIT_CODE_REGEX),
@@ -96,6 +121,10 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_trusted_by_directory(self) -> bool:
+        return self.source == OrganizationSource.DIRECTORY or self.identity_verified_at is not None
 
 
 class MembershipRole(models.TextChoices):
@@ -189,6 +218,8 @@ class OfficialAccount(models.Model):
         default=VerificationStatus.UNVERIFIED,
     )
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    # Staff's reason for the last verification decision; the merchant reads it on a rejection.
+    verification_reason = models.TextField(_("verification reason"), blank=True, default="", db_default="")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -240,3 +271,70 @@ class OfficialAccount(models.Model):
     @property
     def is_verified(self) -> bool:
         return self.verification_status == VerificationStatus.VERIFIED
+
+
+class DirectoryConflictState(models.TextChoices):
+    OPEN = "open", _("Open")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class DirectoryConflict(models.Model):
+    """A directory row that named another owner than the organization holding the account.
+
+    The row changed nothing; staff decide who owns the account and resolve the conflict.
+    """
+
+    account = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="directory_conflicts")
+    holder = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("holding organization")
+    )
+    # The organization the row named, when the portal knows it; the name and code are the row's.
+    claimant = models.ForeignKey(
+        Organization,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("organization named by the row"),
+    )
+    claimed_name = models.CharField(_("name in the row"), max_length=200, blank=True)
+    claimed_credit_code = models.CharField(_("credit code in the row"), max_length=18, blank=True)
+    row = models.JSONField(_("row"), default=dict)
+    line = models.PositiveIntegerField(_("line"), null=True, blank=True)
+    state = models.CharField(
+        _("state"), max_length=20, choices=DirectoryConflictState.choices, default=DirectoryConflictState.OPEN
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolution = models.TextField(_("resolution"), blank=True)
+
+    class Meta:
+        verbose_name = _("directory conflict")
+        verbose_name_plural = _("directory conflicts")
+        ordering = ["-id"]
+        constraints = [
+            choices_constraint("state", DirectoryConflictState, "accounts_directoryconflict_state_valid"),
+            # The same row imported again adds nothing while its conflict is open.
+            models.UniqueConstraint(
+                fields=["account", "holder", "claimed_name", "claimed_credit_code"],
+                condition=Q(state=DirectoryConflictState.OPEN),
+                name="accounts_directoryconflict_open_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(state=DirectoryConflictState.OPEN, resolved_at__isnull=True)
+                | Q(state=DirectoryConflictState.RESOLVED, resolved_at__isnull=False),
+                name="accounts_directoryconflict_resolved_at_matches_state",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "-id"], name="accounts_dirconflict_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account} ({self.state})"

@@ -92,3 +92,18 @@ def user_ids_awaiting_welcome_email(*, now: datetime | None = None) -> list[int]
         .order_by("date_joined", "pk")
         .values_list("pk", flat=True)[:EMAIL_SWEEP_BATCH]
     )
+
+
+def organization_managers_to_email(*, organization_id: int) -> list[User]:
+    """The active owners and admins of an organization who have an email address."""
+    return list(
+        User.objects.filter(
+            memberships__organization_id=organization_id,
+            memberships__role__in=[MembershipRole.OWNER, MembershipRole.ADMIN],
+            is_active=True,
+        )
+        .exclude(email="")
+        .only("email", "language", "time_zone")
+        .order_by("pk")
+        .distinct()
+    )

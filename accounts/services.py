@@ -1,6 +1,6 @@
 """Every write to users, organizations and official accounts."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 from django.conf import settings
@@ -10,13 +10,15 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from miniprograms.profile import profile_forget_after_commit
-
+from .hooks import account_dependents, accounts_changed
 from .models import (
+    DirectoryConflict,
+    DirectoryConflictState,
     Membership,
     MembershipRole,
     OfficialAccount,
     Organization,
+    OrganizationSource,
     User,
     VerificationStatus,
     Vertical,
@@ -26,6 +28,11 @@ from .permissions import ensure_can_manage_organization, ensure_staff
 # Changing one of these changes who the account is, so staff must verify it again.
 ACCOUNT_IDENTITY_FIELDS = ("platform", "platform_uid", "kind")
 ACCOUNT_EDITABLE_FIELDS = ("platform", "platform_uid", "screen_name", "kind", "vertical", "followers_count")
+# Staff may also move an account to another organization.
+ACCOUNT_STAFF_EDITABLE_FIELDS = (*ACCOUNT_EDITABLE_FIELDS, "organization")
+# A move or one of these changes is refused while anything hangs on the account (see accounts.hooks):
+# the applications, the entry and the links were granted to this owner and this uid.
+ACCOUNT_ANCHOR_FIELDS = ("organization", "platform", "platform_uid")
 
 
 def _duplicate_uid_error() -> ValidationError:
@@ -137,13 +144,22 @@ def membership_add(*, actor: User, organization: Organization, user: User, role:
 
 
 ORGANIZATION_EDITABLE_FIELDS = ("name", "kind", "unified_social_credit_code")
+# Staff also set where an organization came from and whether its identity was verified.
+ORGANIZATION_STAFF_EDITABLE_FIELDS = (*ORGANIZATION_EDITABLE_FIELDS, "source", "identity_verified_at")
+# A merchant changing these makes the organization another one: staff must verify it again.
+ORGANIZATION_IDENTITY_FIELDS = ("name", "unified_social_credit_code")
 
 
 @transaction.atomic
 def organization_update(*, actor: User, organization: Organization, data: Mapping[str, Any]) -> Organization:
-    """Edit an organization's name, kind or unified social credit code."""
+    """Edit an organization's name, kind or unified social credit code.
+
+    A merchant's change of the name or the code makes them the merchant's word: the directory no longer
+    trusts the organization until staff verify its identity again.
+    """
     ensure_can_manage_organization(user=actor, organization=organization)
-    unknown = set(data) - set(ORGANIZATION_EDITABLE_FIELDS)
+    editable = ORGANIZATION_STAFF_EDITABLE_FIELDS if actor.is_staff else ORGANIZATION_EDITABLE_FIELDS
+    unknown = set(data) - set(editable)
     if unknown:
         raise ValidationError({field: [_("This field cannot be changed.")] for field in sorted(unknown)})
     organization = Organization.objects.select_for_update().get(pk=organization.pk)
@@ -152,6 +168,14 @@ def organization_update(*, actor: User, organization: Organization, data: Mappin
         return organization
     for field in changed:
         setattr(organization, field, data[field])
+    if not actor.is_staff and any(field in ORGANIZATION_IDENTITY_FIELDS for field in changed):
+        # The name and code are now the merchant's word, not the directory's or the staff's.
+        if organization.identity_verified_at is not None:
+            organization.identity_verified_at = None
+            changed.append("identity_verified_at")
+        if organization.source != OrganizationSource.SIGNED_UP:
+            organization.source = OrganizationSource.SIGNED_UP
+            changed.append("source")
     organization.full_clean(validate_constraints=False)
     code = organization.unified_social_credit_code
     if (
@@ -215,21 +239,44 @@ def official_account_create(
     return account
 
 
+def official_account_anchor_errors(
+    *, account: OfficialAccount, changed: Iterable[str]
+) -> dict[str, list[str]]:
+    """Why a move or an identity change of the account is refused now, by field; empty when it may go."""
+    fields = [field for field in ACCOUNT_ANCHOR_FIELDS if field in changed]
+    if not fields:
+        return {}
+    dependents = account_dependents(account)
+    if not dependents:
+        return {}
+    message = _(
+        "This cannot change while the account has %(dependents)s: end them first, then change it."
+    ) % {"dependents": ", ".join(dependents)}
+    return {field: [message] for field in fields}
+
+
 @transaction.atomic
 def official_account_update(
     *, actor: User, account: OfficialAccount, data: Mapping[str, Any]
 ) -> OfficialAccount:
-    """Edit an account; a merchant's change of its identity sends it back to unverified."""
+    """Edit an account; a merchant's change of its identity sends it back to unverified.
+
+    Staff may also move it to another organization. A move or a change of platform or uid is refused
+    while an application, a whitelist entry or a profile link hangs on the account.
+    """
     ensure_can_manage_organization(user=actor, organization=account.organization)
-    unknown = set(data) - set(ACCOUNT_EDITABLE_FIELDS)
+    editable = ACCOUNT_STAFF_EDITABLE_FIELDS if actor.is_staff else ACCOUNT_EDITABLE_FIELDS
+    unknown = set(data) - set(editable)
     if unknown:
         raise ValidationError({field: [_("This field cannot be changed.")] for field in sorted(unknown)})
-    account = OfficialAccount.objects.select_for_update().get(pk=account.pk)
+    account = OfficialAccount.objects.select_for_update(of=("self",)).get(pk=account.pk)
     changed = [field for field, value in data.items() if getattr(account, field) != value]
     if not changed:
         return account
-    # The cached profile is keyed by platform and uid: forget it under the old identity too.
-    profile_forget_after_commit([(account.platform, account.platform_uid)])
+    anchor_errors = official_account_anchor_errors(account=account, changed=changed)
+    if anchor_errors:
+        raise ValidationError(anchor_errors, code="account_in_use")
+    previous_identity = (account.platform, account.platform_uid)
     for field in changed:
         setattr(account, field, data[field])
     update_fields = [*changed, "updated_at"]
@@ -243,29 +290,63 @@ def official_account_update(
         account.verified_at = None
         update_fields += ["verification_status", "verified_at"]
     _save_account(account, update_fields=update_fields)
-    profile_forget_after_commit([(account.platform, account.platform_uid)])
+    # The cached profile is keyed by platform and uid: forget it under the old identity too.
+    accounts_changed(account_ids=[account.pk], previous_identities=[previous_identity])
     return account
+
+
+def _verification_decision_notify(account_ids: Iterable[int], status: str) -> None:
+    from .tasks import send_verification_email
+
+    def queue(account_id: int) -> Callable[[], None]:
+        def send() -> None:
+            send_verification_email.delay(account_id=account_id, status=status)
+
+        return send
+
+    for account_id in account_ids:
+        # robust: the decision is committed; an unreachable broker must not turn it into an error.
+        transaction.on_commit(queue(account_id), robust=True)
 
 
 @transaction.atomic
 def official_account_set_verification(
-    *, actor: User, account: OfficialAccount, status: str
+    *, actor: User, account: OfficialAccount, status: str, reason: str = ""
 ) -> OfficialAccount:
-    """Staff mark an account verified, rejected or unverified."""
+    """Staff mark an account verified, rejected (with a reason) or unverified.
+
+    The organization's owners and admins are emailed a verification or a rejection, with the reason.
+    """
     ensure_staff(user=actor)
     if status not in VerificationStatus.values:
         raise ValidationError({"verification_status": [_("Unknown verification status.")]})
-    account = OfficialAccount.objects.select_for_update().get(pk=account.pk)
-    if account.verification_status == status:
+    reason = reason.strip()
+    if status == VerificationStatus.REJECTED and not reason:
+        raise ValidationError({"reason": [_("Give the reason for the rejection; the merchant reads it.")]})
+    account = OfficialAccount.objects.select_for_update(of=("self",)).get(pk=account.pk)
+    if account.verification_status == status and account.verification_reason == reason:
         return account
+    status_changed = account.verification_status != status
     account.verification_status = status
-    account.verified_at = timezone.now() if status == VerificationStatus.VERIFIED else None
-    account.save(update_fields=["verification_status", "verified_at", "updated_at"])
+    if status_changed:
+        account.verified_at = timezone.now() if status == VerificationStatus.VERIFIED else None
+    account.verification_reason = reason
+    account.save(update_fields=["verification_status", "verified_at", "verification_reason", "updated_at"])
+    if status_changed and status in (VerificationStatus.VERIFIED, VerificationStatus.REJECTED):
+        _verification_decision_notify([account.pk], status)
     return account
 
 
-def official_account_verify(*, actor: User, account: OfficialAccount) -> OfficialAccount:
-    return official_account_set_verification(actor=actor, account=account, status=VerificationStatus.VERIFIED)
+def official_account_verify(*, actor: User, account: OfficialAccount, reason: str = "") -> OfficialAccount:
+    return official_account_set_verification(
+        actor=actor, account=account, status=VerificationStatus.VERIFIED, reason=reason
+    )
+
+
+def official_account_reject(*, actor: User, account: OfficialAccount, reason: str) -> OfficialAccount:
+    return official_account_set_verification(
+        actor=actor, account=account, status=VerificationStatus.REJECTED, reason=reason
+    )
 
 
 @transaction.atomic
@@ -273,12 +354,95 @@ def official_accounts_mark_verified(*, actor: User, accounts: Iterable[OfficialA
     """Staff bulk action: verify every account given that is not verified yet; returns how many."""
     ensure_staff(user=actor)
     ids = [account.pk for account in accounts]
-    return (
-        OfficialAccount.objects.filter(pk__in=ids)
+    changing = list(
+        OfficialAccount.objects.select_for_update(of=("self",))
+        .filter(pk__in=ids)
         .exclude(verification_status=VerificationStatus.VERIFIED)
-        .update(
-            verification_status=VerificationStatus.VERIFIED,
-            verified_at=timezone.now(),
-            updated_at=timezone.now(),
-        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
+    now = timezone.now()
+    count = OfficialAccount.objects.filter(pk__in=changing).update(
+        verification_status=VerificationStatus.VERIFIED,
+        verified_at=now,
+        verification_reason="",
+        updated_at=now,
+    )
+    _verification_decision_notify(changing, VerificationStatus.VERIFIED)
+    return count
+
+
+@transaction.atomic
+def official_accounts_mark_rejected(*, actor: User, accounts: Iterable[OfficialAccount], reason: str) -> int:
+    """Staff bulk action: reject every account given with one reason; returns how many changed."""
+    ensure_staff(user=actor)
+    count = 0
+    for account in sorted(accounts, key=lambda account: account.pk):
+        before = account.verification_status
+        account = official_account_reject(actor=actor, account=account, reason=reason)
+        count += before != account.verification_status
+    return count
+
+
+@transaction.atomic
+def organization_create(*, actor: User, data: Mapping[str, Any]) -> Organization:
+    """Staff create an organization (from the admin); it counts as one the directory may use."""
+    ensure_staff(user=actor)
+    unknown = set(data) - set(ORGANIZATION_STAFF_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({field: [_("This field cannot be changed.")] for field in sorted(unknown)})
+    organization = Organization(**data)
+    organization.full_clean()
+    organization.save()
+    return organization
+
+
+@transaction.atomic
+def organization_set_identity_verified(
+    *, actor: User, organization: Organization, verified: bool
+) -> Organization:
+    """Staff confirm (or withdraw) that an organization is who its name and code say."""
+    ensure_staff(user=actor)
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    if (organization.identity_verified_at is not None) == verified:
+        return organization
+    organization.identity_verified_at = timezone.now() if verified else None
+    organization.save(update_fields=["identity_verified_at"])
+    return organization
+
+
+@transaction.atomic
+def membership_update(*, actor: User, membership: Membership, role: str) -> Membership:
+    """Change a member's role in an organization."""
+    ensure_can_manage_organization(user=actor, organization=membership.organization)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == role:
+        return membership
+    membership.role = role
+    membership.full_clean()
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, actor: User, membership: Membership) -> None:
+    """Take a user out of an organization."""
+    ensure_can_manage_organization(user=actor, organization=membership.organization)
+    Membership.objects.filter(pk=membership.pk).delete()
+
+
+@transaction.atomic
+def directory_conflict_resolve(
+    *, actor: User, conflict: DirectoryConflict, resolution: str = ""
+) -> DirectoryConflict:
+    """Staff close a directory conflict, once they settled who owns the account."""
+    ensure_staff(user=actor)
+    conflict = DirectoryConflict.objects.select_for_update().get(pk=conflict.pk)
+    if conflict.state == DirectoryConflictState.RESOLVED:
+        return conflict
+    conflict.state = DirectoryConflictState.RESOLVED
+    conflict.resolved_at = timezone.now()
+    conflict.resolved_by = actor
+    conflict.resolution = resolution.strip()
+    conflict.save(update_fields=["state", "resolved_at", "resolved_by", "resolution"])
+    return conflict

@@ -1,17 +1,18 @@
 """Celery tasks of the accounts app."""
 
 import logging
+from collections.abc import Mapping, Sequence
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection, send_mail
 from django.template.loader import render_to_string
 
 from portal.email_claims import email_claim, email_mark_sent, email_release
 
 from .localisation import user_locale
-from .models import User
-from .selectors import user_ids_awaiting_welcome_email
+from .models import OfficialAccount, User, VerificationStatus
+from .selectors import organization_managers_to_email, user_ids_awaiting_welcome_email
 
 logger = logging.getLogger(__name__)
 
@@ -65,3 +66,45 @@ def send_missed_welcome_emails() -> int:
     if user_ids:
         logger.info("Queued %d welcome emails that were never sent", len(user_ids))
     return len(user_ids)
+
+
+def _send_to(recipients: Sequence[User], template: str, context: Mapping[str, object]) -> None:
+    """The email once for each language and time zone among the recipients, rendered in theirs."""
+    groups: dict[tuple[str, str], list[User]] = {}
+    for user in recipients:
+        groups.setdefault((user.language, user.time_zone), []).append(user)
+    messages = []
+    for users in groups.values():
+        with user_locale(users[0]):
+            subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
+            body = render_to_string(f"emails/{template}.txt", context)
+        messages.append(
+            EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email for user in users])
+        )
+    get_connection().send_messages(messages)
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60)
+def send_verification_email(self, *, account_id: int, status: str) -> int:  # type: ignore[no-untyped-def]
+    """Email the owners and admins of the account's organization that staff verified or rejected it.
+
+    Sent only while the account still has that status: a decision overturned before the worker ran
+    is not announced. Returns how many were emailed.
+    """
+    account = (
+        OfficialAccount.objects.select_related("organization")
+        .filter(pk=account_id, verification_status=status)
+        .first()
+    )
+    if account is None or status not in (VerificationStatus.VERIFIED, VerificationStatus.REJECTED):
+        return 0
+    recipients = organization_managers_to_email(organization_id=account.organization_id)
+    if not recipients:
+        return 0
+    context = {"account": account, "verified": status == VerificationStatus.VERIFIED}
+    try:
+        _send_to(recipients, "account_verification", context)
+    except Exception as exc:
+        logger.warning("Verification email for account %s failed: %s", account_id, exc)
+        raise self.retry(exc=exc) from exc
+    return len(recipients)

@@ -5,7 +5,7 @@ service that changes what a profile shows calls `profile_forget_accounts` after 
 """
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -93,6 +93,15 @@ def profile_forget_accounts(account_ids: Iterable[int]) -> None:
         profile_forget(OfficialAccount.objects.filter(pk__in=ids).values_list("platform", "platform_uid"))
 
     transaction.on_commit(forget, robust=True)
+
+
+def profile_forget_changed_accounts(
+    account_ids: Sequence[int], previous_identities: Sequence[tuple[str, str]]
+) -> None:
+    """accounts.hooks callback: forget the profiles of changed accounts, under their old identity too."""
+    profile_forget_accounts(account_ids)
+    if previous_identities:
+        profile_forget_after_commit(previous_identities)
 
 
 def profile_forget_after_commit(pairs: Iterable[tuple[str, str]]) -> None:

@@ -1,10 +1,11 @@
 """Reads of mini programs, profile links and shares, scoped to who asks."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.utils.translation import ngettext
 
-from accounts.models import Membership, User
+from accounts.models import Membership, OfficialAccount, User
 
-from .models import OPEN_LINK_STATES, MiniProgram, ProfileLink, ProfileLinkEvent, Share
+from .models import OPEN_LINK_STATES, MiniProgram, ProfileLink, ProfileLinkEvent, ProfileLinkState, Share
 
 
 def _organizations_of(user: User) -> QuerySet[Membership, int]:
@@ -55,3 +56,26 @@ def share_list_visible_to(*, user: User) -> QuerySet[Share]:
     if not user.is_staff:
         shares = shares.filter(account__organization__in=_organizations_of(user))
     return shares.order_by("-id")
+
+
+def account_profile_link_dependents(account: OfficialAccount) -> list[str]:
+    """The account's profile links that are pending review or live."""
+    counts = dict(
+        ProfileLink.objects.filter(account_id=account.pk, state__in=OPEN_LINK_STATES)
+        .order_by()
+        .values_list("state")
+        .annotate(count=Count("id"))
+    )
+    dependents = []
+    if pending := counts.get(ProfileLinkState.PENDING_REVIEW, 0):
+        dependents.append(
+            ngettext(
+                "%(count)d profile link pending review", "%(count)d profile links pending review", pending
+            )
+            % {"count": pending}
+        )
+    if live := counts.get(ProfileLinkState.LIVE, 0):
+        dependents.append(
+            ngettext("%(count)d live profile link", "%(count)d live profile links", live) % {"count": live}
+        )
+    return dependents

@@ -4,15 +4,19 @@ from datetime import datetime
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from accounts.models import Membership, User
+from accounts.models import Membership, OfficialAccount, User
 from accounts.selectors import EMAIL_SWEEP_BATCH, EMAIL_SWEEP_GRACE, EMAIL_SWEEP_HORIZON
 from portal.email_claims import email_claimable
 
 from .constants import NOTIFIED_ENTRY_ACTIONS
 from .models import (
+    OPEN_APPLICATION_STATES,
     ApplicationState,
     CriteriaPolicy,
+    EntryState,
     Evaluation,
     ReviewEvent,
     WhitelistApplication,
@@ -109,3 +113,30 @@ def entry_event_ids_awaiting_email(*, now: datetime | None = None) -> list[int]:
         .order_by("created_at", "pk")
         .values_list("pk", flat=True)[:EMAIL_SWEEP_BATCH]
     )
+
+
+def account_whitelist_dependents(account: OfficialAccount) -> list[str]:
+    """What of the whitelist hangs on the account: open applications, an active or suspended entry."""
+    dependents = []
+    open_applications = WhitelistApplication.objects.filter(
+        account_id=account.pk, state__in=OPEN_APPLICATION_STATES
+    ).count()
+    if open_applications:
+        dependents.append(
+            ngettext(
+                "%(count)d open whitelist application",
+                "%(count)d open whitelist applications",
+                open_applications,
+            )
+            % {"count": open_applications}
+        )
+    entry_state = (
+        WhitelistEntry.objects.filter(
+            account_id=account.pk, state__in=[EntryState.ACTIVE, EntryState.SUSPENDED]
+        )
+        .values_list("state", flat=True)
+        .first()
+    )
+    if entry_state is not None:
+        dependents.append(_("a whitelist entry that is %(state)s") % {"state": EntryState(entry_state).label})
+    return dependents

@@ -107,6 +107,10 @@ def application_create(
     """Start a draft application for an account; one open application per account."""
     ensure_applicant(user=actor, application_or_account=account)
     evidence = _clean_evidence(data)
+    # Locked and read again: a staff move of the account (accounts' official_account_update, which
+    # refuses while an application is open) either sees this application or is seen by it.
+    account = OfficialAccount.objects.select_for_update(of=("self",)).get(pk=account.pk)
+    ensure_applicant(user=actor, application_or_account=account)
     open_application = WhitelistApplication.objects.filter(
         account=account, state__in=OPEN_APPLICATION_STATES
     ).first()

@@ -55,12 +55,26 @@ def test_mark_verified_action__selected_accounts__become_verified(staff_web, acc
 
 
 @pytest.mark.django_db
-def test_reject_action__selected_account__is_rejected(staff_web, account):
+def test_reject_action__asks_a_reason_then__rejects_with_it(staff_web, account):
+    url = reverse("admin:accounts_officialaccount_changelist")
+    # Given the action posted without a reason, When the page answers, Then it asks for one
+    asked = staff_web.post(url, {"action": "mark_rejected", "_selected_action": [account.pk]})
+    assert asked.status_code == 200
+    assert 'name="reason"' in asked.text
+    assert OfficialAccount.objects.get(pk=account.pk).verification_status == VerificationStatus.UNVERIFIED
+    # When staff apply it with a reason, Then the account is rejected and keeps the reason
     staff_web.post(
-        reverse("admin:accounts_officialaccount_changelist"),
-        {"action": "mark_rejected", "_selected_action": [account.pk]},
+        url,
+        {
+            "action": "mark_rejected",
+            "_selected_action": [account.pk],
+            "apply": "1",
+            "reason": "Not the owner.",
+        },
     )
-    assert OfficialAccount.objects.get(pk=account.pk).verification_status == VerificationStatus.REJECTED
+    account.refresh_from_db()
+    assert account.verification_status == VerificationStatus.REJECTED
+    assert account.verification_reason == "Not the owner."
 
 
 @pytest.mark.django_db

@@ -66,7 +66,10 @@ def test_bulk_upsert__new_and_known_uids__created_and_updated_with_results_in_or
         {
             "accounts": [
                 row("9100000001"),
-                row(known, screen_name="Alice Foods Official", followers_count=420_000),
+                # No owner named: the row updates the account's figures only.
+                row(
+                    known, screen_name="Alice Foods Official", followers_count=420_000, organization_name=None
+                ),
                 row("9100000002", platform="weibo"),
             ]
         },
@@ -264,3 +267,34 @@ def test_bulk_upsert__platform_wide_key_without_accounts_write__is_403_naming_th
     assert response.status_code == 403
     assert "accounts:write" in response.json()["detail"]
     assert not OfficialAccount.objects.filter(platform_uid="9700000005").exists()
+
+
+@pytest.mark.django_db
+def test_bulk_upsert__squatted_name__gets_a_directory_organization_and_another_owner_is_a_conflict(
+    staff_client, commerce
+):
+    from accounts.models import DirectoryConflict, OrganizationSource, VerificationStatus
+
+    # Given a sign-up as "Hangzhou Metro Group" that claimed uid 9300000001
+    squatter, squatted = factories.merchant_register("squatter", organization_name="Hangzhou Metro Group")
+    claimed = factories.official_account(actor=squatter, organization=squatted, platform_uid="9300000001")
+    # When the directory sends a new account of the group and a verified row for the claimed uid
+    response = staff_client.post(
+        URL,
+        {
+            "accounts": [
+                row("9300000002", organization_name="Hangzhou Metro Group", verification_status="verified"),
+                row("9300000001", organization_name="Hangzhou Metro Group", verification_status="verified"),
+            ]
+        },
+        format="json",
+    )
+    # Then the new account goes to a directory organization, and the claimed one is a conflict
+    assert response.status_code == 200, response.content
+    assert outcomes(response) == [(0, "created"), (1, "rejected")]
+    assert "Ownership conflict" in response.json()["results"][1]["errors"]["organization_name"][0]
+    new = OfficialAccount.objects.select_related("organization").get(platform_uid="9300000002")
+    assert new.organization != squatted and new.organization.source == OrganizationSource.DIRECTORY
+    claimed.refresh_from_db()
+    assert claimed.verification_status == VerificationStatus.UNVERIFIED
+    assert DirectoryConflict.objects.get().account == claimed

@@ -17,7 +17,14 @@ from accounts.directory import (
     directory_import,
     official_accounts_upsert,
 )
-from accounts.models import OfficialAccount, Organization, VerificationStatus
+from accounts.models import (
+    DirectoryConflict,
+    OfficialAccount,
+    Organization,
+    OrganizationSource,
+    VerificationStatus,
+)
+from accounts.services import organization_set_identity_verified, organization_update
 from accounts.validators import credit_code_check_character
 from tests import factories
 
@@ -144,7 +151,7 @@ def test_upsert__same_rows_again__updates_instead_of_duplicating():
     # Given two accounts imported once
     official_accounts_upsert(rows=[row(platform_uid="300"), row(platform_uid="301")])
     before = account("300")
-    # When the directory comes again with new figures and another organization name
+    # When the directory comes again with new figures for the same owner
     results = official_accounts_upsert(
         rows=[
             row(
@@ -153,7 +160,6 @@ def test_upsert__same_rows_again__updates_instead_of_duplicating():
                 kind="media",
                 vertical="media",
                 followers_count="999",
-                organization_name="Someone Else Ltd",
             ),
             row(platform_uid="301"),
         ]
@@ -299,17 +305,30 @@ def test_upsert__new_organization_named_by_several_rows__is_created_once():
     assert Organization.objects.count() == 2
 
 
-def test_upsert__organization_name_found_once__is_reused(organization):
-    # Given the merchant's organization "Alice Foods Co"
+def test_upsert__directory_organization_name_found_once__is_reused():
+    # Given an organization the directory created
+    official_accounts_upsert(rows=[row(platform_uid="614", organization_name="Alice Foods Co")])
+    # When another account names it
     results = official_accounts_upsert(rows=[row(platform_uid="615", organization_name="Alice Foods Co")])
+    # Then it joins the same organization
     assert outcomes(results) == [(1, "created")]
-    assert account("615").organization == organization
+    assert account("615").organization == account("614").organization
+
+
+def test_upsert__identity_verified_organization_name__is_reused(staff, organization):
+    # Given the merchant's organization "Alice Foods Co", whose identity staff verified
+    organization_set_identity_verified(actor=staff, organization=organization, verified=True)
+    results = official_accounts_upsert(rows=[row(platform_uid="616", organization_name="Alice Foods Co")])
+    assert outcomes(results) == [(1, "created")]
+    assert account("616").organization == organization
 
 
 def test_upsert__organization_name_shared_by_two_organizations__is_rejected_as_ambiguous():
-    # Given two organizations with the same name
-    factories.merchant_register("first", organization_name="Twin Trading")
-    factories.merchant_register("second", organization_name="Twin Trading")
+    # Given two organizations of the directory with the same name
+    for _number in range(2):
+        Organization.objects.create(
+            name="Twin Trading", kind="enterprise", source=OrganizationSource.DIRECTORY
+        )
     # When a new account names it without a credit code
     results = official_accounts_upsert(
         rows=[row(platform_uid="620", organization_name="Twin Trading"), row(platform_uid="621")]
@@ -364,15 +383,27 @@ def test_upsert__batch_size__does_not_change_the_number_of_queries():
 
 @pytest.mark.django_db(transaction=True)
 def test_upsert__uid_inserted_by_another_transaction__retries_row_by_row_and_updates_it(
-    postgres, merchant, organization
+    postgres, staff, merchant, organization
 ):
-    # Given another transaction that registers uid 800 and has not committed yet
+    # Given a merchant organization with a verified identity and code, named by the directory's row
+    organization_update(
+        actor=staff, organization=organization, data={"unified_social_credit_code": CREDIT_CODE}
+    )
+    organization_set_identity_verified(actor=staff, organization=organization, verified=True)
+    # And another transaction that registers uid 800 for it and has not committed yet
     outcome: dict[str, object] = {}
 
     def import_batch() -> None:
         try:
             outcome["results"] = official_accounts_upsert(
-                rows=[row(platform_uid="800", screen_name="From the directory"), row(platform_uid="801")]
+                rows=[
+                    row(
+                        platform_uid="800",
+                        screen_name="From the directory",
+                        organization_credit_code=CREDIT_CODE,
+                    ),
+                    row(platform_uid="801"),
+                ]
             )
         except Exception as exc:  # reported by the assertions below
             outcome["error"] = exc
@@ -470,3 +501,165 @@ def test_csv_reader__header_without_required_columns__raises_naming_them():
 def test_csv_reader__column_named_twice__raises_naming_it():
     with pytest.raises(DirectoryFileError, match="more than once: kind"):
         DirectoryCsvReader(io.StringIO("platform_uid,screen_name,kind,vertical,followers_count,Kind\n"))
+
+
+# Squatted names and ownership conflicts
+
+
+def test_upsert__name_a_merchant_signed_up_with__gets_a_directory_organization_not_the_squatters():
+    # Given someone who signed up as "Hangzhou Metro Group"
+    _squatter, squatted = factories.merchant_register("squatter", organization_name="Hangzhou Metro Group")
+    # When the directory lists a verified account of the group, without a credit code
+    results = official_accounts_upsert(
+        rows=[
+            row(platform_uid="900", organization_name="Hangzhou Metro Group", verification_status="verified")
+        ]
+    )
+    # Then the account goes to an organization of the directory's, never to the one that signed up
+    assert outcomes(results) == [(1, "created")]
+    holder = account("900").organization
+    assert holder != squatted
+    assert (holder.name, holder.source) == ("Hangzhou Metro Group", OrganizationSource.DIRECTORY)
+    assert not OfficialAccount.objects.filter(organization=squatted).exists()
+
+
+def test_upsert__credit_code_of_an_unverified_signed_up_organization__is_rejected(staff):
+    # Given someone who signed up and entered the group's (public) credit code
+    squatter, squatted = factories.merchant_register("squatter", organization_name="Hangzhou Metro Group")
+    organization_update(
+        actor=squatter, organization=squatted, data={"unified_social_credit_code": CREDIT_CODE}
+    )
+    # When a row names that code
+    results = official_accounts_upsert(rows=[row(platform_uid="901", organization_credit_code=CREDIT_CODE)])
+    # Then it is rejected until staff verify that organization's identity
+    assert outcomes(results) == [(1, "rejected")]
+    assert "staff have not verified its identity" in results[0].errors["organization_credit_code"][0]
+    assert not OfficialAccount.objects.filter(platform_uid="901").exists()
+    # And once they have, the same row attaches the account to it
+    organization_set_identity_verified(actor=staff, organization=squatted, verified=True)
+    results = official_accounts_upsert(rows=[row(platform_uid="901", organization_credit_code=CREDIT_CODE)])
+    assert outcomes(results) == [(1, "created")]
+    assert account("901").organization == squatted
+
+
+def test_upsert__row_names_another_owner_by_code__is_a_conflict_and_changes_nothing(merchant, organization):
+    # Given a squatter's own claim of uid 910 (unverified) and the real owner, known by its code
+    factories.official_account(
+        actor=merchant, organization=organization, platform_uid="910", followers_count=5
+    )
+    official_accounts_upsert(rows=[row(organization_name="Real Owner", organization_credit_code=CREDIT_CODE)])
+    real_owner = Organization.objects.get(unified_social_credit_code=CREDIT_CODE)
+    before = account("910")
+    # When the directory's row for uid 910 names the real owner and says verified
+    values = row(
+        platform_uid="910",
+        screen_name="Renamed",
+        followers_count="999999",
+        verification_status="verified",
+        organization_name="Real Owner",
+        organization_credit_code=CREDIT_CODE,
+    )
+    results = official_accounts_upsert(rows=[values], lines=[7])
+    # Then the row is rejected as an ownership conflict
+    assert outcomes(results) == [(7, "rejected")]
+    assert "Ownership conflict" in results[0].errors["organization_credit_code"][0]
+    # And nothing about the account changed, its verification included
+    after = account("910")
+    assert (after.organization, after.screen_name, after.followers_count, after.verification_status) == (
+        before.organization,
+        before.screen_name,
+        5,
+        VerificationStatus.UNVERIFIED,
+    )
+    assert after.updated_at == before.updated_at
+    # And staff have the conflict, with the row, the account and both organizations
+    conflict = DirectoryConflict.objects.get()
+    assert (conflict.account, conflict.holder, conflict.claimant) == (after, organization, real_owner)
+    assert (conflict.claimed_credit_code, conflict.line, conflict.state) == (CREDIT_CODE, 7, "open")
+    assert conflict.row["followers_count"] == "999999"
+    # And the same row imported again adds no second open conflict
+    official_accounts_upsert(rows=[values])
+    assert DirectoryConflict.objects.count() == 1
+
+
+def test_upsert__row_names_the_holder_by_name_but_holder_signed_up__is_a_conflict(merchant, organization):
+    # Given an account held by the merchant's signed-up "Alice Foods Co"
+    factories.official_account(actor=merchant, organization=organization, platform_uid="920")
+    # When a row without a code names "Alice Foods Co" and verifies the account
+    results = official_accounts_upsert(
+        rows=[row(platform_uid="920", organization_name="Alice Foods Co", verification_status="verified")]
+    )
+    # Then the directory does not take a signed-up name's word: a conflict, the account unverified
+    assert outcomes(results) == [(1, "rejected")]
+    assert "organization_name" in results[0].errors
+    assert account("920").verification_status == VerificationStatus.UNVERIFIED
+    assert DirectoryConflict.objects.get().claimed_name == "Alice Foods Co"
+
+
+def test_upsert__row_names_the_holder_by_code_but_holder_unverified__is_refused(merchant, organization):
+    organization_update(
+        actor=merchant, organization=organization, data={"unified_social_credit_code": CREDIT_CODE}
+    )
+    factories.official_account(actor=merchant, organization=organization, platform_uid="925")
+    results = official_accounts_upsert(
+        rows=[row(platform_uid="925", organization_credit_code=CREDIT_CODE, verification_status="verified")]
+    )
+    assert outcomes(results) == [(1, "rejected")]
+    assert "staff have not verified its identity" in results[0].errors["organization_credit_code"][0]
+    assert account("925").verification_status == VerificationStatus.UNVERIFIED
+    assert DirectoryConflict.objects.get().holder == organization
+
+
+def test_upsert__row_names_the_verified_holder__updates_it(staff, merchant, organization):
+    organization_update(
+        actor=merchant, organization=organization, data={"unified_social_credit_code": CREDIT_CODE}
+    )
+    organization_set_identity_verified(actor=staff, organization=organization, verified=True)
+    factories.official_account(actor=merchant, organization=organization, platform_uid="930")
+    results = official_accounts_upsert(
+        rows=[row(platform_uid="930", organization_credit_code=CREDIT_CODE, verification_status="verified")]
+    )
+    assert outcomes(results) == [(1, "updated")]
+    assert account("930").verification_status == VerificationStatus.VERIFIED
+    assert not DirectoryConflict.objects.exists()
+
+
+def test_upsert__row_naming_no_owner__updates_the_figures_only(merchant, organization):
+    factories.official_account(
+        actor=merchant, organization=organization, platform_uid="935", followers_count=5
+    )
+    results = official_accounts_upsert(
+        rows=[row(platform_uid="935", organization_name="", followers_count="77")]
+    )
+    assert outcomes(results) == [(1, "updated")]
+    assert (account("935").followers_count, account("935").organization) == (77, organization)
+
+
+def test_upsert__unreadable_credit_code_for_existing_account__is_rejected(merchant, organization):
+    factories.official_account(
+        actor=merchant, organization=organization, platform_uid="940", followers_count=5
+    )
+    results = official_accounts_upsert(
+        rows=[row(platform_uid="940", organization_credit_code="NOT-A-CODE", followers_count="77")]
+    )
+    assert outcomes(results) == [(1, "rejected")]
+    assert "organization_credit_code" in results[0].errors
+    assert account("940").followers_count == 5
+
+
+def test_upsert__directory_account_and_a_row_for_another_directory_owner__is_a_conflict():
+    official_accounts_upsert(rows=[row(platform_uid="950", organization_name="First Owner")])
+    results = official_accounts_upsert(rows=[row(platform_uid="950", organization_name="Second Owner")])
+    assert outcomes(results) == [(1, "rejected")]
+    assert account("950").organization.name == "First Owner"
+    assert DirectoryConflict.objects.get().holder.name == "First Owner"
+
+
+def test_organization_update__merchant_renames_verified_organization__loses_the_directory_trust(
+    staff, merchant, organization
+):
+    organization_set_identity_verified(actor=staff, organization=organization, verified=True)
+    organization_update(actor=merchant, organization=organization, data={"name": "Hangzhou Metro Group"})
+    organization.refresh_from_db()
+    assert organization.identity_verified_at is None
+    assert not organization.is_trusted_by_directory

@@ -188,7 +188,8 @@ def test_import_accounts__rejects_csv__holds_every_rejected_row_with_line_and_re
     assert len(written) == 60
     assert written[0]["line"] == "3"
     assert written[0]["reason"] == "followers_count: Enter a whole number >= 0."
-    assert (written[0]["platform_uid"], written[0]["followers_count"]) == ("100", "-1")
+    # A cell a spreadsheet would run as a formula is written with a leading '
+    assert (written[0]["platform_uid"], written[0]["followers_count"]) == ("100", "'-1")
     assert written[-1]["line"] == "62"
 
 
@@ -196,7 +197,7 @@ def test_import_accounts__rejects_csv_fixed__imports_again(tmp_path):
     # Given the rejects file of a first import, with the bad figure corrected
     rejects = tmp_path / "rejects.csv"
     import_accounts(write_csv(tmp_path, good("1"), good("2", followers="-1")), "--rejects-csv", str(rejects))
-    rejects.write_text(rejects.read_text(encoding="utf-8-sig").replace(",-1,", ",12,"), encoding="utf-8")
+    rejects.write_text(rejects.read_text(encoding="utf-8-sig").replace(",'-1,", ",12,"), encoding="utf-8")
     # When it is imported as it is, line and reason columns included
     stdout, _ = import_accounts(rejects)
     # Then the fixed row lands
@@ -258,3 +259,41 @@ def test_import_accounts__rejects_csv_naming_the_input__fails_and_leaves_the_fil
         import_accounts(path, "--rejects-csv", str(path))
     assert path.read_text() == content
     assert OfficialAccount.objects.count() == 0
+
+
+def test_import_accounts__rejects_csv__formula_cells_get_a_leading_quote(tmp_path):
+    # Given rejected rows whose cells a spreadsheet would run (OWASP CSV injection)
+    path = write_csv(
+        tmp_path,
+        'weibo,11,"=HYPERLINK(""http://evil.example"",""x"")",enterprise,commerce,-1,,Org 11',
+        "weibo,12,+cmd|' /C calc'!A0,enterprise,commerce,bad,,@SUM(1+1)",
+        "weibo,13,-2+3,enterprise,commerce,bad,,\tOrg",
+    )
+    rejects = tmp_path / "rejects.csv"
+    # When they are imported with --rejects-csv
+    import_accounts(path, "--rejects-csv", str(rejects))
+    # Then no cell of the file starts with a formula sign
+    with rejects.open(encoding="utf-8-sig", newline="") as file:
+        written = list(csv.DictReader(file))
+    assert [row["screen_name"] for row in written] == [
+        '\'=HYPERLINK("http://evil.example","x")',
+        "'+cmd|' /C calc'!A0",
+        "'-2+3",
+    ]
+    assert written[0]["followers_count"] == "'-1"
+    assert written[1]["organization_name"] == "'@SUM(1+1)"
+    for row in written:
+        assert not any(value.startswith(("=", "+", "-", "@", "\t", "\r")) for value in row.values())
+
+
+def test_import_accounts__rejects_csv_with_formula_cells__imports_again_as_the_original_text(tmp_path):
+    # Given the rejects file of a row whose screen name starts with a formula sign
+    rejects = tmp_path / "rejects.csv"
+    import_accounts(
+        write_csv(tmp_path, good("21", screen_name="-Sale-", followers="bad")), "--rejects-csv", str(rejects)
+    )
+    rejects.write_text(rejects.read_text(encoding="utf-8-sig").replace(",bad,", ",12,"), encoding="utf-8")
+    # When it is imported again, Then the name is the original text, without the quote
+    stdout, _ = import_accounts(rejects)
+    assert "created 1, updated 0, rejected 0" in stdout
+    assert OfficialAccount.objects.get(platform_uid="21").screen_name == "-Sale-"

@@ -119,11 +119,21 @@ def test_set_verification__by_merchant__is_forbidden(merchant, account):
 def test_set_verification__rejected_after_verified__clears_verified_at(staff, account):
     official_account_set_verification(actor=staff, account=account, status=VerificationStatus.VERIFIED)
     account = official_account_set_verification(
-        actor=staff, account=account, status=VerificationStatus.REJECTED
+        actor=staff, account=account, status=VerificationStatus.REJECTED, reason="Not the licence's name."
     )
     account.refresh_from_db()
     assert account.verification_status == VerificationStatus.REJECTED
     assert account.verified_at is None
+    assert account.verification_reason == "Not the licence's name."
+
+
+@pytest.mark.django_db
+def test_set_verification__rejected_without_reason__is_refused_naming_reason(staff, account):
+    with pytest.raises(ValidationError) as caught:
+        official_account_set_verification(actor=staff, account=account, status=VerificationStatus.REJECTED)
+    assert "reason" in caught.value.message_dict
+    account.refresh_from_db()
+    assert account.verification_status == VerificationStatus.UNVERIFIED
 
 
 @pytest.mark.django_db

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -148,16 +149,18 @@ def test_cache__entry_expired_by_the_job__off_the_profile(live_link, django_capt
 
 
 @pytest.mark.django_db
-def test_cache__account_uid_changed__old_uid_unknown_new_uid_served(
+def test_account_uid_change__while_a_link_is_live__is_refused_and_the_profile_stays(
     merchant, live_link, django_capture_on_commit_callbacks
 ):
+    # The entry and the link were granted to this uid: changing it is refused while they hang on it.
     account = live_link.account
     old_uid = account.platform_uid
     profile(account)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValidationError) as caught:
         official_account_update(actor=merchant, account=account, data={"platform_uid": "7199999999"})
-    assert APIClient().get(f"/api/v1/profiles/weibo/{old_uid}/miniprograms/").status_code == 404
-    assert APIClient().get("/api/v1/profiles/weibo/7199999999/miniprograms/").status_code == 200
+    assert "1 live profile link" in caught.value.message_dict["platform_uid"][0]
+    assert APIClient().get(f"/api/v1/profiles/weibo/{old_uid}/miniprograms/").status_code == 200
+    assert APIClient().get("/api/v1/profiles/weibo/7199999999/miniprograms/").status_code == 404
 
 
 @pytest.mark.django_db

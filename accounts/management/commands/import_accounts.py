@@ -19,6 +19,7 @@ from accounts.directory import (
     ImportSummary,
     RowResult,
     directory_import,
+    spreadsheet_safe,
 )
 
 # How many rejected rows the summary prints; --rejects-csv gets all of them.
@@ -45,7 +46,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rejects-csv",
             metavar="PATH",
-            help="write every rejected row to PATH with its line and reason; fixed, it imports again",
+            help=(
+                "write every rejected row to PATH with its line and reason; fixed, it imports again "
+                "(a cell starting with = + - @ gets a leading ' so that a spreadsheet does not run it; "
+                "the import takes that ' off again)"
+            ),
         )
         parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -148,7 +153,8 @@ class Command(BaseCommand):
         writer.writeheader()
 
         def on_reject(result: RowResult, values: Mapping[str, str]) -> None:
-            writer.writerow({**values, "line": result.line, "reason": result.reason})
+            row = {**values, "line": result.line, "reason": result.reason}
+            writer.writerow({name: spreadsheet_safe(value) for name, value in row.items()})
 
         return on_reject
 

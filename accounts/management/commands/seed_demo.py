@@ -276,7 +276,12 @@ class Command(BaseCommand):
             if demo.verification == VerificationStatus.VERIFIED:
                 official_account_verify(actor=staff, account=account)
             elif demo.verification != VerificationStatus.UNVERIFIED:
-                official_account_set_verification(actor=staff, account=account, status=demo.verification)
+                official_account_set_verification(
+                    actor=staff,
+                    account=account,
+                    status=demo.verification,
+                    reason="The screen name does not match the business licence.",
+                )
             created.append(
                 f"official account {demo.screen_name!r} (weibo:{demo.platform_uid}, {demo.vertical}, "
                 f"{demo.followers_count:,} followers, {demo.verification})"
