@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("accounts", "0005_user_language_time_zone")]
-AFTER = [("accounts", "0006_organization_source_directory_conflicts")]
+BEFORE = [("accounts", "0006_email_claims")]
+AFTER = [("accounts", "0007_organization_source_directory_conflicts")]
 
 
 @pytest.mark.django_db(transaction=True)

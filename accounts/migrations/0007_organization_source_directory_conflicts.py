@@ -16,7 +16,7 @@ def mark_directory_organizations(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0005_user_language_time_zone"),
+        ("accounts", "0006_email_claims"),
     ]
 
     operations = [
