@@ -27,7 +27,7 @@ from portal.throttling import IpRateThrottle, PrincipalRateThrottle
 
 from .directory import KNOWN_COLUMNS, official_accounts_upsert
 from .filters import OfficialAccountFilter
-from .lockout import LoginLockedOut, request_is_locked_out
+from .lockout import LoginLockedOut, request_is_locked_out, request_refusal
 from .models import OfficialAccount, Platform, Vertical
 from .selectors import (
     official_account_list_visible_to,
@@ -142,9 +142,10 @@ class RegisterApi(APIView):
             **BODY_PROBLEMS,
             (429, PROBLEM_CONTENT_TYPE): problem(
                 429,
-                "Too many requests (see `Retry-After` and the `RateLimit` fields), or log-in locked out "
-                "(type `urn:portal:problem:login-locked-out`) after repeated failures for the username "
-                "or from the address.",
+                "Too many requests (see `Retry-After` and the `RateLimit` fields), or log-in refused "
+                "(type `urn:portal:problem:login-locked-out`) after repeated failures: for the username "
+                "from this address, from this address over any usernames, or (a short, growing wait) for "
+                "the username from an address that failed for it.",
             ),
         },
         examples=[
@@ -165,9 +166,11 @@ class TokenApi(ObtainAuthToken):
     """Trade a username and password for the token to send as `Authorization: Token <token>`.
 
     Wrong credentials are a 400 with `non_field_errors`. After 5 failures (`LOGIN_FAILURE_LIMIT`) for one
-    username, or from one address, attempts are a 429 `login-locked-out` problem with `Retry-After`, even
-    with the right password, until 15 minutes (`LOGIN_LOCKOUT_MINUTES`) have passed without another
-    attempt; the web and admin log-ins count and refuse alike.
+    username from one address, or 50 (`LOGIN_ADDRESS_FAILURE_LIMIT`) from one address over any usernames,
+    attempts from there are a 429 `login-locked-out` problem with `Retry-After`, even with the right
+    password, for 15 minutes (`LOGIN_LOCKOUT_MINUTES`) after the failure that locked them. A username that
+    failed 5 times over many addresses is slowed instead: an address that failed for it waits a growing
+    delay (429, `Retry-After`) before its next try. The web and admin log-ins count and refuse alike.
     """
 
     authentication_classes = [ApiKeyAuthentication]
@@ -180,7 +183,7 @@ class TokenApi(ObtainAuthToken):
             return super().post(request, *args, **kwargs)
         except ValidationError:
             if request_is_locked_out(request):
-                raise LoginLockedOut() from None
+                raise LoginLockedOut(request_refusal(request)) from None
             raise
 
 

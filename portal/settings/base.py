@@ -110,18 +110,25 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "accounts:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-# Login lockout (django-axes) on the web login, the admin login and POST /api/v1/auth/token/: after
-# LOGIN_FAILURE_LIMIT failures for one username, or from one address whatever the usernames, that
-# username or address is refused, even with the right password, until LOGIN_LOCKOUT_MINUTES have passed
-# without another attempt. Attempts are rows in the database, shared by every web process.
+# Login lockout (django-axes) on the web login, the admin login and POST /api/v1/auth/token/, rules in
+# accounts/lockout.py: LOGIN_FAILURE_LIMIT failures for one username from one address lock that pair,
+# LOGIN_ADDRESS_FAILURE_LIMIT failures from one address over any usernames hold the address back, for
+# LOGIN_LOCKOUT_MINUTES after the failure that locked it; a username failing from many addresses is slowed,
+# not locked. Attempts are rows in the database, shared by every web process.
 AXES_ENABLED = True
-AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_HANDLER = "accounts.lockout.LoginAttemptHandler"
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() < 60:
     # A zero cool-off would mean a lockout that never ends.
     raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_MINUTES must be at least 1.")
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+if LOGIN_ADDRESS_FAILURE_LIMIT < AXES_FAILURE_LIMIT:
+    raise ImproperlyConfigured("LOGIN_ADDRESS_FAILURE_LIMIT must be at least LOGIN_FAILURE_LIMIT.")
+# What django-axes itself filters by (its admin, resets); the handler applies the three rules.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A refused attempt is not recorded, so trying while locked out does not make the lockout last longer.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # A success keeps the failures: a good log-in to one's own account must not clear an address's count.
 AXES_RESET_ON_SUCCESS = False
 # The address as the API's throttles see it (API_NUM_PROXIES), so a client cannot pick its own.
