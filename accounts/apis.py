@@ -52,6 +52,7 @@ from .services import (
     official_account_update,
     official_account_verify,
     user_register,
+    user_token_obtain,
 )
 
 # Statuses of every operation that reads a body: too large, or not JSON.
@@ -171,6 +172,9 @@ class TokenApi(ObtainAuthToken):
     password, for 15 minutes (`LOGIN_LOCKOUT_MINUTES`) after the failure that locked them. A username that
     failed 5 times over many addresses is slowed instead: an address that failed for it waits a growing
     delay (429, `Retry-After`) before its next try. The web and admin log-ins count and refuse alike.
+
+    The token is accepted for 90 days (`API_TOKEN_DAYS`) after it was issued, then answers 401; this
+    endpoint then issues a new one. Changing or resetting the password deletes the user's tokens.
     """
 
     authentication_classes = [ApiKeyAuthentication]
@@ -179,12 +183,15 @@ class TokenApi(ObtainAuthToken):
     def post(self, request: Request, *args: object, **kwargs: object) -> Response:
         # The serializer's authenticate() gets this request, so django-axes counts the failure and marks
         # the request when it refused or locked out the attempt; the web login's middleware never sees it.
+        serializer = self.get_serializer(data=request.data)
         try:
-            return super().post(request, *args, **kwargs)
+            serializer.is_valid(raise_exception=True)
         except ValidationError:
             if request_is_locked_out(request):
                 raise LoginLockedOut(request_refusal(request)) from None
             raise
+        token = user_token_obtain(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
 
 
 @extend_schema_view(

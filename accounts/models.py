@@ -1,11 +1,14 @@
 """Users, organizations and their official accounts on the social platform."""
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.models import Token
 
 from portal.constraints import choices_constraint
 
@@ -46,6 +49,15 @@ class User(AbstractUser):
             ),
             models.CheckConstraint(condition=~Q(time_zone=""), name="accounts_user_time_zone_not_blank"),
         ]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # set_password() keeps the new raw password until the save: whoever held the old password may hold
+        # an API token too, so a changed or reset password ends every token (sessions end by Django's own
+        # session hash). Every way to set a password (reset, admin, set_password + save) passes here.
+        password_changed = self._password is not None and not self._state.adding  # type: ignore[attr-defined]
+        super().save(*args, **kwargs)
+        if password_changed:
+            Token.objects.filter(user_id=self.pk).delete()
 
 
 class OrganizationKind(models.TextChoices):

@@ -9,9 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from rest_framework.authtoken.models import Token
 
 from miniprograms.profile import profile_forget_after_commit
 
+from .authentication import token_is_expired
 from .models import (
     Membership,
     MembershipRole,
@@ -99,6 +101,16 @@ def user_register(
     # robust: an unreachable broker is logged and must not turn a committed sign-up into an error.
     transaction.on_commit(lambda: send_welcome_email.delay(user_id=user.pk), robust=True)
     return user, organization
+
+
+@transaction.atomic
+def user_token_obtain(*, user: User) -> Token:
+    """The user's API token, issued when there is none; one past its lifetime is replaced by a new one."""
+    token, created = Token.objects.select_for_update(of=("self",)).get_or_create(user=user)
+    if not created and token_is_expired(token):
+        token.delete()
+        token = Token.objects.create(user=user)
+    return token
 
 
 USER_PREFERENCE_FIELDS = ("language", "time_zone")

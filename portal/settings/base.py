@@ -263,10 +263,16 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Mini Program Portal <noreply@portal.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Days a user's API token (`Authorization: Token`) is accepted after it was issued; 0 for no limit.
+# A password change or reset deletes the user's tokens at once.
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
+if API_TOKEN_DAYS < 0:
+    raise ImproperlyConfigured("API_TOKEN_DAYS must be 0 (no limit) or more.")
+
 REST_FRAMEWORK = {
     # Token first, so an unauthenticated request gets 401 with WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ExpiringTokenAuthentication",
         "integrations.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
