@@ -1,9 +1,9 @@
 """Users, organizations and their official accounts on the social platform."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -20,10 +20,26 @@ def default_time_zone() -> str:
     return settings.MERCHANT_TIME_ZONE
 
 
+class UserQuerySet(models.QuerySet["User"]):
+    def may_be_emailed(self) -> "UserQuerySet":
+        """The users the portal may mail: active, with an email address they confirmed.
+
+        Until an address is confirmed (the link of the sign-up email), the portal sends it nothing else:
+        an address typed by someone else must not receive reset links or review news.
+        """
+        return self.filter(is_active=True, email_confirmed_at__isnull=False).exclude(email="")
+
+
+class PortalUserManager(UserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+    pass
+
+
 class User(AbstractUser):
     """A person who signs in: merchant staff, agency staff or platform staff."""
 
     email = models.EmailField(_("email address"), blank=True)
+    # When the user opened the confirmation link sent to `email`; until then it is mailed nothing else.
+    email_confirmed_at = models.DateTimeField(_("email confirmed at"), null=True, blank=True)
     welcome_email_sent_at = models.DateTimeField(_("welcome email sent at"), null=True, blank=True)
     # The merchant pages and the emails to this user are in this language and show times in this zone.
     language = models.CharField(
@@ -37,6 +53,8 @@ class User(AbstractUser):
         help_text=_("An IANA time zone name, such as Asia/Shanghai."),
     )
 
+    objects: ClassVar[PortalUserManager] = PortalUserManager()
+
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"
         constraints = [
@@ -49,6 +67,11 @@ class User(AbstractUser):
             ),
             models.CheckConstraint(condition=~Q(time_zone=""), name="accounts_user_time_zone_not_blank"),
         ]
+
+    @property
+    def may_be_emailed(self) -> bool:
+        """The rule of UserQuerySet.may_be_emailed, for a user already loaded."""
+        return self.is_active and bool(self.email) and self.email_confirmed_at is not None
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # set_password() keeps the new raw password until the save: whoever held the old password may hold

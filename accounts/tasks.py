@@ -8,6 +8,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from .links import email_confirmation_url, password_reset_url
 from .localisation import user_locale
 from .models import User
 from .selectors import user_ids_awaiting_welcome_email
@@ -31,6 +32,8 @@ def send_welcome_email(self, *, user_id: int) -> bool:  # type: ignore[no-untype
     context = {
         "user": user,
         "organizations": [m.organization for m in user.memberships.select_related("organization")],
+        # The sign-up email is the one the portal sends to an address not yet confirmed: it carries the link.
+        "confirm_url": None if user.email_confirmed_at else email_confirmation_url(user),
     }
     try:
         with user_locale(user):
@@ -62,3 +65,58 @@ def send_missed_welcome_emails() -> int:
     if user_ids:
         logger.info("Queued %d welcome emails that were never sent", len(user_ids))
     return len(user_ids)
+
+
+def _send_to_user(user: User, template: str, context: dict[str, object]) -> None:
+    with user_locale(user):
+        subject = render_to_string(f"{template}_subject.txt", context).strip()
+        message = render_to_string(f"{template}.txt", context)
+    send_mail(
+        subject=subject, message=message, from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[user.email]
+    )
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60)
+def send_password_reset_emails(self, *, email: str) -> int:  # type: ignore[no-untyped-def]
+    """Mail a reset link to each user at this address whom the portal may mail; returns how many.
+
+    Queued for every request that passed the rate limits, known address or not, so the request's answer
+    and its timing are the same either way; only here is the address looked up.
+    """
+    users = [
+        user
+        for user in User.objects.may_be_emailed().filter(email__iexact=email).order_by("pk")
+        if user.has_usable_password()
+    ]
+    try:
+        for user in users:
+            context = {"user": user, "reset_url": password_reset_url(user), "domain": _site_host()}
+            _send_to_user(user, "emails/password_reset", context)
+    except Exception as exc:
+        logger.warning("Password reset email failed: %s", exc)
+        raise self.retry(exc=exc) from exc
+    return len(users)
+
+
+def _site_host() -> str:
+    return str(settings.PORTAL_BASE_URL.split("://", 1)[1])
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60)
+def send_email_confirmation(self, *, user_id: int) -> bool:  # type: ignore[no-untyped-def]
+    """Mail the confirmation link again to a user whose address is not confirmed yet."""
+    user = (
+        User.objects.filter(pk=user_id, is_active=True, email_confirmed_at__isnull=True)
+        .exclude(email="")
+        .first()
+    )
+    if user is None:
+        return False
+    try:
+        _send_to_user(
+            user, "emails/email_confirmation", {"user": user, "confirm_url": email_confirmation_url(user)}
+        )
+    except Exception as exc:
+        logger.warning("Confirmation email to user %s failed: %s", user_id, exc)
+        raise self.retry(exc=exc) from exc
+    return True

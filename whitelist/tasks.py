@@ -21,12 +21,11 @@ logger = logging.getLogger(__name__)
 
 def _organization_managers(organization_id: int) -> list[User]:
     return list(
-        User.objects.filter(
+        User.objects.may_be_emailed()
+        .filter(
             memberships__organization_id=organization_id,
             memberships__role__in=[MembershipRole.OWNER, MembershipRole.ADMIN],
-            is_active=True,
         )
-        .exclude(email="")
         .only("email", "language", "time_zone")
         .order_by("pk")
         .distinct()

@@ -258,6 +258,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
+# The site's own address (scheme, host, port if any; no trailing slash) for every absolute link in the
+# emails: password reset, email confirmation. Never taken from a request's Host header, which a client picks.
+PORTAL_BASE_URL: str = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if not PORTAL_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("PORTAL_BASE_URL must start with http:// or https://.")
+# Password reset requests, per client address and per email address; over either, the answer is the
+# same page and no email is sent.
+PASSWORD_RESET_ADDRESS_RATE: str = env("PASSWORD_RESET_ADDRESS_RATE", default="10/hour")
+PASSWORD_RESET_EMAIL_RATE: str = env("PASSWORD_RESET_EMAIL_RATE", default="3/hour")
+
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)

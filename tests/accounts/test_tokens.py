@@ -32,9 +32,10 @@ def accounts_with(token: str):  # type: ignore[no-untyped-def]
     return client.get("/api/v1/accounts/")
 
 
-def reset_password_by_email(email: str, new_password: str) -> None:
+def reset_password_by_email(email: str, new_password: str, capture_on_commit) -> None:  # type: ignore[no-untyped-def]
     client = Client()
-    client.post(reverse("password_reset"), {"email": email})
+    with capture_on_commit(execute=True):
+        client.post(reverse("password_reset"), {"email": email})
     link = re.search(r"https?://[^/\s]+(/password-reset/\S+/\S+/)", mail.outbox[-1].body).group(1)  # type: ignore[union-attr]
     set_password_url = client.get(link, follow=True).redirect_chain[-1][0]
     done = client.post(set_password_url, {"new_password1": new_password, "new_password2": new_password})
@@ -42,12 +43,14 @@ def reset_password_by_email(email: str, new_password: str) -> None:
 
 
 @pytest.mark.django_db
-def test_password_reset__deletes_the_tokens__and_the_token_endpoint_issues_a_new_one(merchant):
+def test_password_reset__deletes_the_tokens__and_the_token_endpoint_issues_a_new_one(
+    merchant, django_capture_on_commit_callbacks
+):
     # Given a merchant with a working token
     old_token = obtain_token(merchant.username)
     assert accounts_with(old_token).status_code == 200
     # When the password is reset through the emailed link
-    reset_password_by_email(merchant.email, NEW_PASSWORD)
+    reset_password_by_email(merchant.email, NEW_PASSWORD, django_capture_on_commit_callbacks)
     # Then the old token is refused
     assert_problem(accounts_with(old_token), 401)
     assert not Token.objects.filter(user=merchant).exists()
