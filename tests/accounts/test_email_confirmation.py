@@ -11,6 +11,7 @@ from django.urls import reverse
 from accounts.links import email_confirmation_url
 from accounts.models import User
 from tests import factories
+from tests.csp import page_problems
 
 SIGNUP = {
     "username": "carol",
@@ -40,6 +41,7 @@ def test_signup__sends_one_email_with_the_confirmation_link__and_the_link_confir
     assert response.status_code == 200
     page = response.content.decode()
     assert NOTICE in page and reverse("email_confirm_resend") in page
+    assert page_problems(response) == []
     user = User.objects.get(username="carol")
     assert user.email_confirmed_at is None
     # And its one email carries the confirmation link, on the configured site
