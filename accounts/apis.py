@@ -112,7 +112,8 @@ def _account_response_example(summary: str = "The account", **changes: object) -
     ],
 )
 class RegisterApi(APIView):
-    """Create a user, its organization and the owner membership; a welcome email follows."""
+    """Create a user, its organization and the owner membership; a welcome email with the link that
+    confirms the address follows (until confirmed, the portal mails that address nothing else)."""
 
     # Only to refuse API keys with 403; sign-up is anonymous.
     authentication_classes = [ApiKeyAuthentication]
