@@ -54,6 +54,8 @@ class User(AbstractUser):
     )
 
     objects: ClassVar[PortalUserManager] = PortalUserManager()
+    # The address as loaded from the database (None for a new user, or when not loaded).
+    _loaded_email: str | None = None
 
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"
@@ -73,7 +75,24 @@ class User(AbstractUser):
         """The rule of UserQuerySet.may_be_emailed, for a user already loaded."""
         return self.is_active and bool(self.email) and self.email_confirmed_at is not None
 
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> "User":
+        user = super().from_db(db, field_names, values)
+        user._loaded_email = user.__dict__.get("email")
+        return user
+
     def save(self, *args: Any, **kwargs: Any) -> None:
+        loaded_email = self._loaded_email
+        if (
+            loaded_email is not None
+            and self.email_confirmed_at is not None
+            and self.email.lower() != loaded_email.lower()
+        ):
+            # A new address is confirmed anew before the portal mails it (the old link names the old one).
+            self.email_confirmed_at = None
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "email_confirmed_at"}
         # set_password() keeps the new raw password until the save: whoever held the old password may hold
         # an API token too, so a changed or reset password ends every token (sessions end by Django's own
         # session hash). Every way to set a password (reset, admin, set_password + save) passes here.
@@ -81,6 +100,7 @@ class User(AbstractUser):
         super().save(*args, **kwargs)
         if password_changed:
             Token.objects.filter(user_id=self.pk).delete()
+        self._loaded_email = self.email
 
 
 class OrganizationKind(models.TextChoices):

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from accounts.links import email_confirmation_url
 from accounts.models import User
+from accounts.services import user_email_confirm
 from tests import factories
 from tests.csp import page_problems
 
@@ -122,3 +123,23 @@ def test_migration__users_from_before__count_as_confirmed():
     user = User.objects.get(pk=old_user.pk)
     assert user.email_confirmed_at == user.date_joined
     assert user.may_be_emailed
+
+
+@pytest.mark.django_db
+def test_changed_address__is_unconfirmed_again__and_mailed_nothing_until_confirmed(merchant):
+    # Given a merchant whose address is confirmed
+    assert merchant.may_be_emailed
+    # When its address changes (staff in the admin, or any save)
+    user = User.objects.get(pk=merchant.pk)
+    user.email = "alice.new@merchant.example"
+    user.save(update_fields=["email"])
+    # Then the new address waits for its own confirmation
+    user = User.objects.get(pk=merchant.pk)
+    assert user.email_confirmed_at is None and not user.may_be_emailed
+    # While a save that keeps the address (even in another case) keeps the confirmation
+    user_email_confirm(user=user)
+    user = User.objects.get(pk=merchant.pk)
+    user.email = user.email.upper()
+    user.first_name = "Alice"
+    user.save()
+    assert User.objects.get(pk=merchant.pk).email_confirmed_at is not None
