@@ -133,11 +133,11 @@ def _save_membership_formset(request: HttpRequest, formset: Any) -> None:
 class UserAdmin(ServiceSavingAdmin, DjangoUserAdmin):
     inlines = [UserMembershipInline]
     list_display = ["username", "email", "is_staff", "is_active", "date_joined", "last_login"]
-    readonly_fields = ["welcome_email_sent_at"]
+    readonly_fields = ["welcome_email_sent_at", "email_confirmed_at"]
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),
         (_("Preferences"), {"fields": ("language", "time_zone")}),
-        (_("Notifications"), {"fields": ("welcome_email_sent_at",)}),
+        (_("Notifications"), {"fields": ("email_confirmed_at", "welcome_email_sent_at")}),
     )
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:

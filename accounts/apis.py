@@ -27,7 +27,7 @@ from portal.throttling import IpRateThrottle, PrincipalRateThrottle
 
 from .directory import KNOWN_COLUMNS, official_accounts_upsert
 from .filters import OfficialAccountFilter
-from .lockout import LoginLockedOut, request_is_locked_out
+from .lockout import LoginLockedOut, request_is_locked_out, request_refusal
 from .models import OfficialAccount, Platform, Vertical
 from .selectors import (
     official_account_list_visible_to,
@@ -52,6 +52,7 @@ from .services import (
     official_account_update,
     official_account_verify,
     user_register,
+    user_token_obtain,
 )
 
 # Statuses of every operation that reads a body: too large, or not JSON.
@@ -111,7 +112,8 @@ def _account_response_example(summary: str = "The account", **changes: object) -
     ],
 )
 class RegisterApi(APIView):
-    """Create a user, its organization and the owner membership; a welcome email follows."""
+    """Create a user, its organization and the owner membership; a welcome email with the link that
+    confirms the address follows (until confirmed, the portal mails that address nothing else)."""
 
     # Only to refuse API keys with 403; sign-up is anonymous.
     authentication_classes = [ApiKeyAuthentication]
@@ -142,9 +144,10 @@ class RegisterApi(APIView):
             **BODY_PROBLEMS,
             (429, PROBLEM_CONTENT_TYPE): problem(
                 429,
-                "Too many requests (see `Retry-After` and the `RateLimit` fields), or log-in locked out "
-                "(type `urn:portal:problem:login-locked-out`) after repeated failures for the username "
-                "or from the address.",
+                "Too many requests (see `Retry-After` and the `RateLimit` fields), or log-in refused "
+                "(type `urn:portal:problem:login-locked-out`) after repeated failures: for the username "
+                "from this address, from this address over any usernames, or (a short, growing wait) for "
+                "the username from an address that failed for it.",
             ),
         },
         examples=[
@@ -165,9 +168,14 @@ class TokenApi(ObtainAuthToken):
     """Trade a username and password for the token to send as `Authorization: Token <token>`.
 
     Wrong credentials are a 400 with `non_field_errors`. After 5 failures (`LOGIN_FAILURE_LIMIT`) for one
-    username, or from one address, attempts are a 429 `login-locked-out` problem with `Retry-After`, even
-    with the right password, until 15 minutes (`LOGIN_LOCKOUT_MINUTES`) have passed without another
-    attempt; the web and admin log-ins count and refuse alike.
+    username from one address, or 50 (`LOGIN_ADDRESS_FAILURE_LIMIT`) from one address over any usernames,
+    attempts from there are a 429 `login-locked-out` problem with `Retry-After`, even with the right
+    password, for 15 minutes (`LOGIN_LOCKOUT_MINUTES`) after the failure that locked them. A username that
+    failed 5 times over many addresses is slowed instead: an address that failed for it waits a growing
+    delay (429, `Retry-After`) before its next try. The web and admin log-ins count and refuse alike.
+
+    The token is accepted for 90 days (`API_TOKEN_DAYS`) after it was issued, then answers 401; this
+    endpoint then issues a new one. Changing or resetting the password deletes the user's tokens.
     """
 
     authentication_classes = [ApiKeyAuthentication]
@@ -176,12 +184,15 @@ class TokenApi(ObtainAuthToken):
     def post(self, request: Request, *args: object, **kwargs: object) -> Response:
         # The serializer's authenticate() gets this request, so django-axes counts the failure and marks
         # the request when it refused or locked out the attempt; the web login's middleware never sees it.
+        serializer = self.get_serializer(data=request.data)
         try:
-            return super().post(request, *args, **kwargs)
+            serializer.is_valid(raise_exception=True)
         except ValidationError:
             if request_is_locked_out(request):
-                raise LoginLockedOut() from None
+                raise LoginLockedOut(request_refusal(request)) from None
             raise
+        token = user_token_obtain(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
 
 
 @extend_schema_view(

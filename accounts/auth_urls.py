@@ -1,4 +1,4 @@
-"""Log in, log out, password reset and the language switch, under Django's own un-namespaced URL names."""
+"""Log in and out, password reset, email confirmation and the language switch (Django's URL names)."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
@@ -22,6 +22,8 @@ urlpatterns = [
         auth_views.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
+    path("confirm-email/resend/", views.email_confirmation_resend_view, name="email_confirm_resend"),
+    path("confirm-email/<str:token>/", views.email_confirm, name="email_confirm"),
     path(
         "password-reset/complete/",
         auth_views.PasswordResetCompleteView.as_view(),

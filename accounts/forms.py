@@ -8,9 +8,10 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.password_validation import password_validators_help_texts
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from .localisation import user_locale
+from .lockout import client_ip_address
 from .models import (
     AccountKind,
     OfficialAccount,
@@ -20,7 +21,7 @@ from .models import (
     VerificationStatus,
 )
 from .selectors import vertical_list
-from .services import ACCOUNT_EDITABLE_FIELDS
+from .services import ACCOUNT_EDITABLE_FIELDS, password_reset_request
 from .validators import time_zone_names
 
 
@@ -35,26 +36,15 @@ def form_add_service_errors(form: forms.Form, error: ValidationError) -> None:
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
-    """Django's password reset, its email in the language and time zone of the account it resets."""
+    """Django's password reset form; the email is queued for the worker, within the reset rates."""
 
-    def send_mail(
-        self,
-        subject_template_name: str,
-        email_template_name: str,
-        context: dict[str, Any],
-        from_email: str | None,
-        to_email: str,
-        html_email_template_name: str | None = None,
-    ) -> None:
-        with user_locale(context["user"]):
-            super().send_mail(
-                subject_template_name,
-                email_template_name,
-                context,
-                from_email,
-                to_email,
-                html_email_template_name,
-            )
+    def save(self, *args: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+        # Django's arguments (domain_override, use_https, ...) build links from the request: not used, the
+        # link comes from PORTAL_BASE_URL.
+        password_reset_request(
+            email=self.cleaned_data["email"],
+            ip_address=client_ip_address(request) if request is not None else None,
+        )
 
 
 class SignupForm(forms.Form):

@@ -1,11 +1,14 @@
 """Users, organizations and their official accounts on the social platform."""
 
+from typing import Any, ClassVar
+
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.models import Token
 
 from portal.constraints import choices_constraint
 
@@ -17,12 +20,28 @@ def default_time_zone() -> str:
     return settings.MERCHANT_TIME_ZONE
 
 
+class UserQuerySet(models.QuerySet["User"]):
+    def may_be_emailed(self) -> "UserQuerySet":
+        """The users the portal may mail: active, with an email address they confirmed.
+
+        Until an address is confirmed (the link of the sign-up email), the portal sends it nothing else:
+        an address typed by someone else must not receive reset links or review news.
+        """
+        return self.filter(is_active=True, email_confirmed_at__isnull=False).exclude(email="")
+
+
+class PortalUserManager(UserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+    pass
+
+
 class User(AbstractUser):
     """A person who signs in: merchant staff, agency staff or platform staff."""
 
     email = models.EmailField(_("email address"), blank=True)
     # The welcome email's claim, then its send (portal/email_claims.py).
     welcome_email_claimed_at = models.DateTimeField(_("welcome email claimed at"), null=True, blank=True)
+    # When the user opened the confirmation link sent to `email`; until then it is mailed nothing else.
+    email_confirmed_at = models.DateTimeField(_("email confirmed at"), null=True, blank=True)
     welcome_email_sent_at = models.DateTimeField(_("welcome email sent at"), null=True, blank=True)
     # The merchant pages and the emails to this user are in this language and show times in this zone.
     language = models.CharField(
@@ -36,6 +55,10 @@ class User(AbstractUser):
         help_text=_("An IANA time zone name, such as Asia/Shanghai."),
     )
 
+    objects: ClassVar[PortalUserManager] = PortalUserManager()
+    # The address as loaded from the database (None for a new user, or when not loaded).
+    _loaded_email: str | None = None
+
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"
         constraints = [
@@ -48,6 +71,38 @@ class User(AbstractUser):
             ),
             models.CheckConstraint(condition=~Q(time_zone=""), name="accounts_user_time_zone_not_blank"),
         ]
+
+    @property
+    def may_be_emailed(self) -> bool:
+        """The rule of UserQuerySet.may_be_emailed, for a user already loaded."""
+        return self.is_active and bool(self.email) and self.email_confirmed_at is not None
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> "User":
+        user = super().from_db(db, field_names, values)
+        user._loaded_email = user.__dict__.get("email")
+        return user
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        loaded_email = self._loaded_email
+        if (
+            loaded_email is not None
+            and self.email_confirmed_at is not None
+            and self.email.lower() != loaded_email.lower()
+        ):
+            # A new address is confirmed anew before the portal mails it (the old link names the old one).
+            self.email_confirmed_at = None
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "email_confirmed_at"}
+        # set_password() keeps the new raw password until the save: whoever held the old password may hold
+        # an API token too, so a changed or reset password ends every token (sessions end by Django's own
+        # session hash). Every way to set a password (reset, admin, set_password + save) passes here.
+        password_changed = self._password is not None and not self._state.adding  # type: ignore[attr-defined]
+        super().save(*args, **kwargs)
+        if password_changed:
+            Token.objects.filter(user_id=self.pk).delete()
+        self._loaded_email = self.email
 
 
 class OrganizationKind(models.TextChoices):

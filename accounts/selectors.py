@@ -95,14 +95,13 @@ def user_ids_awaiting_welcome_email(*, now: datetime | None = None) -> list[int]
 
 
 def organization_managers_to_email(*, organization_id: int) -> list[User]:
-    """The active owners and admins of an organization who have an email address."""
+    """The owners and admins of an organization whom the portal may mail (User.may_be_emailed)."""
     return list(
-        User.objects.filter(
+        User.objects.may_be_emailed()
+        .filter(
             memberships__organization_id=organization_id,
             memberships__role__in=[MembershipRole.OWNER, MembershipRole.ADMIN],
-            is_active=True,
         )
-        .exclude(email="")
         .only("email", "language", "time_zone")
         .order_by("pk")
         .distinct()

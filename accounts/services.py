@@ -1,15 +1,22 @@
 """Every write to users, organizations and official accounts."""
 
+import hashlib
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from rest_framework.authtoken.models import Token
 
+from portal.throttling import COUNTER_FAILURES
+
+from .authentication import token_is_expired
 from .hooks import account_dependents, accounts_changed
 from .models import (
     DirectoryConflict,
@@ -106,6 +113,80 @@ def user_register(
     # robust: an unreachable broker is logged and must not turn a committed sign-up into an error.
     transaction.on_commit(lambda: send_welcome_email.delay(user_id=user.pk), robust=True)
     return user, organization
+
+
+@transaction.atomic
+def user_token_obtain(*, user: User) -> Token:
+    """The user's API token, issued when there is none; one past its lifetime is replaced by a new one."""
+    token, created = Token.objects.select_for_update(of=("self",)).get_or_create(user=user)
+    if not created and token_is_expired(token):
+        token.delete()
+        token = Token.objects.create(user=user)
+    return token
+
+
+RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _rate_spent(key: str, rate: str) -> bool:
+    """Count one use of key against rate ("3/hour"): whether the window's uses were already spent.
+
+    A fixed window in the "throttle" cache; with Redis unreachable nothing is counted and nothing refused.
+    """
+    count_text, unit = rate.split("/", 1)
+    limit, window = int(count_text), RATE_UNITS[unit.strip()[0]]
+    cache = caches["throttle"]
+    window_key = f"{key}:{int(time.time() // window)}"
+    try:
+        cache.add(window_key, 0, window)
+        used = cache.incr(window_key)
+    except COUNTER_FAILURES:
+        return False
+    return bool(used > limit)
+
+
+@transaction.atomic
+def password_reset_request(*, email: str, ip_address: str | None) -> None:
+    """Queue the password reset email for an address, within the rates per client address and per email.
+
+    The caller answers the same page whatever happens here: the address is looked up by the worker
+    (accounts.tasks.send_password_reset_emails) after the response, and a request over a rate queues
+    nothing. Both rates count every request, so neither can be probed through the other.
+    """
+    from .tasks import send_password_reset_emails
+
+    email_digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    over_address = _rate_spent(f"password-reset:address:{ip_address}", settings.PASSWORD_RESET_ADDRESS_RATE)
+    over_email = _rate_spent(f"password-reset:email:{email_digest}", settings.PASSWORD_RESET_EMAIL_RATE)
+    if over_address or over_email:
+        return
+    transaction.on_commit(lambda: send_password_reset_emails.delay(email=email), robust=True)
+
+
+def user_email_confirm(*, user: User) -> User:
+    """Record that the user confirmed its address (the link's token was checked by the caller)."""
+    if user.email_confirmed_at is None:
+        User.objects.filter(pk=user.pk, email_confirmed_at__isnull=True).update(
+            email_confirmed_at=timezone.now()
+        )
+        user.refresh_from_db(fields=["email_confirmed_at"])
+    return user
+
+
+EMAIL_CONFIRMATION_RESEND_RATE = "3/hour"
+
+
+@transaction.atomic
+def email_confirmation_resend(*, user: User) -> bool:
+    """Mail the confirmation link again, at most EMAIL_CONFIRMATION_RESEND_RATE; whether it was queued."""
+    from .tasks import send_email_confirmation
+
+    if user.email_confirmed_at is not None or not user.email:
+        return False
+    if _rate_spent(f"email-confirmation:user:{user.pk}", EMAIL_CONFIRMATION_RESEND_RATE):
+        return False
+    transaction.on_commit(lambda: send_email_confirmation.delay(user_id=user.pk), robust=True)
+    return True
 
 
 USER_PREFERENCE_FIELDS = ("language", "time_zone")

@@ -1,15 +1,16 @@
 """Celery tasks of the accounts app."""
 
 import logging
-from collections.abc import Mapping, Sequence
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection, send_mail
+from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from portal.email_claims import email_claim, email_mark_sent, email_release
 
+from .emails import email_users
+from .links import email_confirmation_url, password_reset_url
 from .localisation import user_locale
 from .models import OfficialAccount, User, VerificationStatus
 from .selectors import organization_managers_to_email, user_ids_awaiting_welcome_email
@@ -34,6 +35,8 @@ def send_welcome_email(self, *, user_id: int) -> bool:  # type: ignore[no-untype
     context = {
         "user": user,
         "organizations": [m.organization for m in user.memberships.select_related("organization")],
+        # The sign-up email is the one the portal sends to an address not yet confirmed: it carries the link.
+        "confirm_url": None if user.email_confirmed_at else email_confirmation_url(user),
     }
     try:
         with user_locale(user):
@@ -68,22 +71,6 @@ def send_missed_welcome_emails() -> int:
     return len(user_ids)
 
 
-def _send_to(recipients: Sequence[User], template: str, context: Mapping[str, object]) -> None:
-    """The email once for each language and time zone among the recipients, rendered in theirs."""
-    groups: dict[tuple[str, str], list[User]] = {}
-    for user in recipients:
-        groups.setdefault((user.language, user.time_zone), []).append(user)
-    messages = []
-    for users in groups.values():
-        with user_locale(users[0]):
-            subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
-            body = render_to_string(f"emails/{template}.txt", context)
-        messages.append(
-            EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email for user in users])
-        )
-    get_connection().send_messages(messages)
-
-
 @shared_task(bind=True, max_retries=5, default_retry_delay=60)
 def send_verification_email(self, *, account_id: int, status: str) -> int:  # type: ignore[no-untyped-def]
     """Email the owners and admins of the account's organization that staff verified or rejected it.
@@ -103,8 +90,63 @@ def send_verification_email(self, *, account_id: int, status: str) -> int:  # ty
         return 0
     context = {"account": account, "verified": status == VerificationStatus.VERIFIED}
     try:
-        _send_to(recipients, "account_verification", context)
+        email_users(recipients, "account_verification", context)
     except Exception as exc:
         logger.warning("Verification email for account %s failed: %s", account_id, exc)
         raise self.retry(exc=exc) from exc
     return len(recipients)
+
+
+def _send_to_user(user: User, template: str, context: dict[str, object]) -> None:
+    with user_locale(user):
+        subject = render_to_string(f"{template}_subject.txt", context).strip()
+        message = render_to_string(f"{template}.txt", context)
+    send_mail(
+        subject=subject, message=message, from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[user.email]
+    )
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60)
+def send_password_reset_emails(self, *, email: str) -> int:  # type: ignore[no-untyped-def]
+    """Mail a reset link to each user at this address whom the portal may mail; returns how many.
+
+    Queued for every request that passed the rate limits, known address or not, so the request's answer
+    and its timing are the same either way; only here is the address looked up.
+    """
+    users = [
+        user
+        for user in User.objects.may_be_emailed().filter(email__iexact=email).order_by("pk")
+        if user.has_usable_password()
+    ]
+    try:
+        for user in users:
+            context = {"user": user, "reset_url": password_reset_url(user), "domain": _site_host()}
+            _send_to_user(user, "emails/password_reset", context)
+    except Exception as exc:
+        logger.warning("Password reset email failed: %s", exc)
+        raise self.retry(exc=exc) from exc
+    return len(users)
+
+
+def _site_host() -> str:
+    return str(settings.PORTAL_BASE_URL.split("://", 1)[1])
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60)
+def send_email_confirmation(self, *, user_id: int) -> bool:  # type: ignore[no-untyped-def]
+    """Mail the confirmation link again to a user whose address is not confirmed yet."""
+    user = (
+        User.objects.filter(pk=user_id, is_active=True, email_confirmed_at__isnull=True)
+        .exclude(email="")
+        .first()
+    )
+    if user is None:
+        return False
+    try:
+        _send_to_user(
+            user, "emails/email_confirmation", {"user": user, "confirm_url": email_confirmation_url(user)}
+        )
+    except Exception as exc:
+        logger.warning("Confirmation email to user %s failed: %s", user_id, exc)
+        raise self.retry(exc=exc) from exc
+    return True

@@ -29,10 +29,18 @@ from .forms import (
     SignupForm,
     form_add_service_errors,
 )
+from .links import email_confirmation_user
 from .models import User, VerificationStatus
 from .permissions import can_manage_organization
 from .selectors import official_account_list_visible_to, organization_list_for, organization_list_managed_by
-from .services import official_account_create, official_account_update, user_preferences_update, user_register
+from .services import (
+    email_confirmation_resend,
+    official_account_create,
+    official_account_update,
+    user_email_confirm,
+    user_preferences_update,
+    user_register,
+)
 
 ACCOUNTS_PER_PAGE = 25
 
@@ -135,6 +143,30 @@ def signup(request: HttpRequest) -> HttpResponse:
             )
             return redirect("accounts:dashboard")
     return render(request, "accounts/signup.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The confirmation email's link: a page with a button, so a mail scanner's GET confirms nothing."""
+    user = email_confirmation_user(token)
+    if user is not None and request.method == "POST":
+        user_email_confirm(user=user)
+        messages.success(request, _("Your email address is confirmed."))
+        return redirect("accounts:dashboard" if request.user.is_authenticated else "login")
+    return render(request, "accounts/email_confirm.html", {"confirm_user": user})
+
+
+@login_required
+@require_POST
+def email_confirmation_resend_view(request: HttpRequest) -> HttpResponse:
+    user = authenticated_user(request)
+    if email_confirmation_resend(user=user):
+        messages.info(
+            request, _("A new confirmation link is on its way to %(email)s.") % {"email": user.email}
+        )
+    elif user.email_confirmed_at is None:
+        messages.warning(request, _("Several links were sent already; wait a while before asking again."))
+    return redirect("accounts:dashboard")
 
 
 @login_required

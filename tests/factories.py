@@ -3,9 +3,15 @@
 import itertools
 
 import factory
+from django.utils import timezone
 
 from accounts.models import AccountKind, OfficialAccount, Organization, OrganizationKind, User, Vertical
-from accounts.services import official_account_create, official_account_verify, user_register
+from accounts.services import (
+    official_account_create,
+    official_account_verify,
+    user_email_confirm,
+    user_register,
+)
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple-42"
 _uids = itertools.count(6_000_000_001)
@@ -26,19 +32,27 @@ class StaffUserFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda o: f"{o.username}@platform.example")
     is_staff = True
     password = factory.django.Password(DEFAULT_PASSWORD)
+    email_confirmed_at = factory.LazyFunction(timezone.now)
 
 
 def merchant_register(
-    username: str, *, organization_name: str | None = None, kind: str = OrganizationKind.ENTERPRISE
+    username: str,
+    *,
+    organization_name: str | None = None,
+    kind: str = OrganizationKind.ENTERPRISE,
+    confirmed: bool = True,
 ) -> tuple[User, Organization]:
-    """A merchant signed up through the real sign-up service."""
-    return user_register(
+    """A merchant signed up through the real sign-up service, its email address confirmed unless told."""
+    user, organization = user_register(
         username=username,
         email=f"{username}@merchant.example",
         password=DEFAULT_PASSWORD,
         organization_name=organization_name or f"{username.title()} Ltd",
         organization_kind=kind,
     )
+    if confirmed:
+        user = user_email_confirm(user=user)
+    return user, organization
 
 
 def official_account(

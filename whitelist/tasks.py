@@ -1,15 +1,11 @@
 """Celery tasks of the whitelist: applicant emails (each sent once, late ones swept) and the daily expiry."""
 
 import logging
-from collections.abc import Mapping, Sequence
 
 from celery import shared_task
-from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
-from django.template.loader import render_to_string
 
-from accounts.localisation import user_locale
-from accounts.models import MembershipRole, User
+from accounts.emails import email_users
+from accounts.selectors import organization_managers_to_email
 from portal.email_claims import email_claim, email_mark_sent, email_release
 
 from .models import ReviewEvent, WhitelistEntryEvent
@@ -19,36 +15,6 @@ from .services import whitelist_entries_expire, whitelist_entries_warn_expiring
 logger = logging.getLogger(__name__)
 
 CLAIMED, SENT = "notify_claimed_at", "notified_at"
-
-
-def _organization_managers(organization_id: int) -> list[User]:
-    return list(
-        User.objects.filter(
-            memberships__organization_id=organization_id,
-            memberships__role__in=[MembershipRole.OWNER, MembershipRole.ADMIN],
-            is_active=True,
-        )
-        .exclude(email="")
-        .only("email", "language", "time_zone")
-        .order_by("pk")
-        .distinct()
-    )
-
-
-def _send_to(recipients: Sequence[User], template: str, context: Mapping[str, object]) -> None:
-    """The email once for each language and time zone among the recipients, rendered in theirs."""
-    groups: dict[tuple[str, str], list[User]] = {}
-    for user in recipients:
-        groups.setdefault((user.language, user.time_zone), []).append(user)
-    messages = []
-    for users in groups.values():
-        with user_locale(users[0]):
-            subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
-            body = render_to_string(f"emails/{template}.txt", context)
-        messages.append(
-            EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email for user in users])
-        )
-    get_connection().send_messages(messages)
 
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60)
@@ -64,13 +30,13 @@ def notify_application_event(self, *, event_id: int) -> int:  # type: ignore[no-
     event = ReviewEvent.objects.select_related(
         "application__account", "application__organization", "reason_code"
     ).get(pk=event_id)
-    recipients = _organization_managers(event.application.organization_id)
+    recipients = organization_managers_to_email(organization_id=event.application.organization_id)
     if not recipients:
         email_mark_sent(row, sent_field=SENT)  # no one to tell: done, not to be swept again
         return 0
     context = {"event": event, "application": event.application, "account": event.application.account}
     try:
-        _send_to(recipients, "application_event", context)
+        email_users(recipients, "application_event", context)
     except Exception as exc:
         email_release(row, claimed_field=CLAIMED)
         logger.warning("Email for review event %s failed: %s", event_id, exc)
@@ -96,13 +62,13 @@ def notify_entry_event(self, *, event_id: int) -> int:  # type: ignore[no-untype
         return 0
     event = WhitelistEntryEvent.objects.select_related("entry__account").get(pk=event_id)
     account = event.entry.account
-    recipients = _organization_managers(account.organization_id)
+    recipients = organization_managers_to_email(organization_id=account.organization_id)
     if not recipients:
         email_mark_sent(row, sent_field=SENT)  # no one to tell: done, not to be swept again
         return 0
     context = {"event": event, "entry": event.entry, "account": account}
     try:
-        _send_to(recipients, "entry_event", context)
+        email_users(recipients, "entry_event", context)
     except Exception as exc:
         email_release(row, claimed_field=CLAIMED)
         logger.warning("Email for entry event %s failed: %s", event_id, exc)

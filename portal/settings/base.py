@@ -63,6 +63,10 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Messages wait in the (database) session, never in a cookie: the admin shows new API keys and webhook
+# signing secrets in a message, and Django's default would first try to carry them in the browser's cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 ASGI_APPLICATION = "portal.asgi.application"
@@ -123,18 +127,25 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "accounts:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-# Login lockout (django-axes) on the web login, the admin login and POST /api/v1/auth/token/: after
-# LOGIN_FAILURE_LIMIT failures for one username, or from one address whatever the usernames, that
-# username or address is refused, even with the right password, until LOGIN_LOCKOUT_MINUTES have passed
-# without another attempt. Attempts are rows in the database, shared by every web process.
+# Login lockout (django-axes) on the web login, the admin login and POST /api/v1/auth/token/, rules in
+# accounts/lockout.py: LOGIN_FAILURE_LIMIT failures for one username from one address lock that pair,
+# LOGIN_ADDRESS_FAILURE_LIMIT failures from one address over any usernames hold the address back, for
+# LOGIN_LOCKOUT_MINUTES after the failure that locked it; a username failing from many addresses is slowed,
+# not locked. Attempts are rows in the database, shared by every web process.
 AXES_ENABLED = True
-AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_HANDLER = "accounts.lockout.LoginAttemptHandler"
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() < 60:
     # A zero cool-off would mean a lockout that never ends.
     raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_MINUTES must be at least 1.")
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+if LOGIN_ADDRESS_FAILURE_LIMIT < AXES_FAILURE_LIMIT:
+    raise ImproperlyConfigured("LOGIN_ADDRESS_FAILURE_LIMIT must be at least LOGIN_FAILURE_LIMIT.")
+# What django-axes itself filters by (its admin, resets); the handler applies the three rules.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A refused attempt is not recorded, so trying while locked out does not make the lockout last longer.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # A success keeps the failures: a good log-in to one's own account must not clear an address's count.
 AXES_RESET_ON_SUCCESS = False
 # The address as the API's throttles see it (API_NUM_PROXIES), so a client cannot pick its own.
@@ -260,6 +271,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
+# The site's own address (scheme, host, port if any; no trailing slash) for every absolute link in the
+# emails: password reset, email confirmation. Never taken from a request's Host header, which a client picks.
+PORTAL_BASE_URL: str = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if not PORTAL_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("PORTAL_BASE_URL must start with http:// or https://.")
+# Password reset requests, per client address and per email address; over either, the answer is the
+# same page and no email is sent.
+PASSWORD_RESET_ADDRESS_RATE: str = env("PASSWORD_RESET_ADDRESS_RATE", default="10/hour")
+PASSWORD_RESET_EMAIL_RATE: str = env("PASSWORD_RESET_EMAIL_RATE", default="3/hour")
+
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -272,10 +293,16 @@ EMAIL_TIMEOUT = 30
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Mini Program Portal <noreply@portal.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Days a user's API token (`Authorization: Token`) is accepted after it was issued; 0 for no limit.
+# A password change or reset deletes the user's tokens at once.
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
+if API_TOKEN_DAYS < 0:
+    raise ImproperlyConfigured("API_TOKEN_DAYS must be 0 (no limit) or more.")
+
 REST_FRAMEWORK = {
     # Token first, so an unauthenticated request gets 401 with WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ExpiringTokenAuthentication",
         "integrations.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

@@ -253,8 +253,11 @@ def test_application_email__owner_in_english_admin_in_chinese__each_gets_its_own
 
 
 @pytest.mark.django_db
-def test_password_reset_email__asked_from_an_english_page__is_in_the_users_language(client, chinese_merchant):
-    response = client.post("/password-reset/", {"email": chinese_merchant.email})
+def test_password_reset_email__asked_from_an_english_page__is_in_the_users_language(
+    client, chinese_merchant, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/password-reset/", {"email": chinese_merchant.email})
 
     assert response.status_code == 302
     [email] = mail.outbox

@@ -56,6 +56,11 @@ def test_seed_demo__logins__work():
         assert client.login(request=HttpRequest(), username=username, password=password), username
 
 
+def test_seed_demo__users__have_confirmed_addresses_so_the_demo_emails_reach_them():
+    seed_demo()
+    assert set(User.objects.may_be_emailed().values_list("username", flat=True)) == set(LOGINS)
+
+
 def test_seed_demo__staff_user__is_staff_superuser():
     seed_demo()
     staff = User.objects.get(username="staff")

@@ -340,6 +340,8 @@ MATRIX: dict[tuple[str, str], Case] = {
 NOT_OBJECT_ROUTES = {
     # Django's password reset link: anonymous by design, checked by its signed token.
     "/password-reset/<uidb64>/<token>/",
+    # The email confirmation link: anonymous by design, checked by its signed token.
+    "/confirm-email/<str:token>/",
 }
 
 API_PREFIX = "/api/v1/"

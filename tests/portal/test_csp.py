@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from accounts.links import email_confirmation_token
 from accounts.models import User
 from miniprograms.models import MiniProgram, ProfileLink
 from tests.csp import inline_code, page_problems, policy_directives
@@ -75,6 +76,7 @@ def demo(db: None) -> Demo:
         ("miniprograms", "link_id"): link.pk,
         ("password-reset", "uidb64"): urlsafe_base64_encode(force_bytes(merchant.pk)),
         ("password-reset", "token"): default_token_generator.make_token(merchant),
+        ("confirm-email", "token"): email_confirmation_token(merchant),
     }
     return Demo(staff=User.objects.get(username="staff"), merchant=merchant, arguments=arguments)
 

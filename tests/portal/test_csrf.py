@@ -21,6 +21,7 @@ from django.utils.http import urlsafe_base64_encode
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.test import APIClient
 
+from accounts.links import email_confirmation_token
 from accounts.models import User
 from tests import factories
 from whitelist.models import ApplicationState
@@ -160,6 +161,12 @@ def _password_reset_page(world: World) -> tuple[str, Any]:
     return f"/password-reset/{uid}/{default_token_generator.make_token(world.member)}/", None
 
 
+def _email_confirm_page(world: World) -> tuple[str, Any]:
+    # Signed in with an unconfirmed address, so the header's resend form shows too.
+    user, _organization = factories.merchant_register("unconfirmed", confirmed=False)
+    return f"/confirm-email/{email_confirmation_token(user)}/", user
+
+
 # Each page with a parameter, rendered with an object in the state that shows its forms.
 PAGE_TARGETS: dict[str, list[PageTarget]] = {
     "/accounts/<int:pk>/edit/": [lambda world: (f"/accounts/{objects.account(world).pk}/edit/", world.owner)],
@@ -173,6 +180,7 @@ PAGE_TARGETS: dict[str, list[PageTarget]] = {
     "/miniprograms/<int:pk>/": [_miniprogram_page],
     "/miniprograms/<int:pk>/links/<int:link_id>/unlink/": [_unlink_page],
     "/password-reset/<uidb64>/<token>/": [_password_reset_page],
+    "/confirm-email/<str:token>/": [_email_confirm_page],
 }
 # Pages that take a POST without being a form's target: they answer any method as a GET.
 NOT_FORM_TARGETS = {"/"}

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import (
     AccountKind,
@@ -23,6 +24,7 @@ from accounts.services import (
     official_account_set_verification,
     official_account_verify,
     organization_update,
+    user_email_confirm,
     user_register,
 )
 from accounts.validators import credit_code_check_character
@@ -218,7 +220,10 @@ class Command(BaseCommand):
         staff = User.objects.filter(username=STAFF_USERNAME).first()
         if staff is None:
             staff = User.objects.create_superuser(
-                username=STAFF_USERNAME, email="staff@demo.example", password=STAFF_PASSWORD
+                username=STAFF_USERNAME,
+                email="staff@demo.example",
+                password=STAFF_PASSWORD,
+                email_confirmed_at=timezone.now(),
             )
             created.append(f"staff superuser {STAFF_USERNAME}")
         elif not staff.is_staff:
@@ -238,6 +243,8 @@ class Command(BaseCommand):
                 organization_name=merchant.organization_name,
                 organization_kind=merchant.organization_kind,
             )
+            # Demo addresses count as confirmed, so the demo's emails show up in the console.
+            user = user_email_confirm(user=user)
             created.append(f"merchant {merchant.username} and organization {organization.name!r}")
         else:
             membership = (
