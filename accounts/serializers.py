@@ -3,14 +3,16 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from portal.serializer_fields import StrictCharField
+
 from .models import AccountKind, OfficialAccount, Organization, OrganizationKind, Platform, User, Vertical
 
 
 class RegisterInputSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = StrictCharField(max_length=150)
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
-    organization_name = serializers.CharField(max_length=200)
+    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
+    organization_name = StrictCharField(max_length=200)
     organization_kind = serializers.ChoiceField(choices=OrganizationKind.choices)
 
 

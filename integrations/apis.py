@@ -3,7 +3,6 @@
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -15,6 +14,7 @@ from rest_framework.response import Response
 
 from accounts.selectors import organization_default_for, organization_list_managed_by
 from portal.auth import authenticated_user
+from portal.filters import StrictFilterBackend
 from portal.openapi import problems
 from portal.pagination import IdCursorPagination, PagePagination
 
@@ -126,7 +126,7 @@ class WebhookEndpointListApi(ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = WebhookEndpointOutputSerializer
     pagination_class = PagePagination
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [StrictFilterBackend, OrderingFilter]
     filterset_class = WebhookEndpointFilter
     ordering_fields = ["id", "created_at", "url"]
 
@@ -239,7 +239,7 @@ class WebhookDeliveryListApi(ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = WebhookDeliveryOutputSerializer
     pagination_class = IdCursorPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = WebhookDeliveryFilter
 
     def get_queryset(self) -> QuerySet[WebhookDelivery]:
