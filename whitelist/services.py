@@ -18,6 +18,7 @@ from integrations.models import WebhookEvent
 from integrations.services import webhook_endpoints_exist, webhook_event_emit
 from miniprograms.profile import profile_forget_accounts
 from portal.errors import Conflict, Forbidden
+from portal.uploads import upload_check
 
 from .constants import NOTIFIED_ENTRY_ACTIONS, Criterion, Recommendation, UserService
 from .criteria import Facts, Rules, evaluate
@@ -753,11 +754,6 @@ def policy_activate(*, actor: User, policy: CriteriaPolicy) -> CriteriaPolicy:
 
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 ATTACHMENTS_PER_APPLICATION = 10
-_SIGNATURES = (
-    (b"%PDF-", AttachmentContentType.PDF),
-    (b"\x89PNG\r\n\x1a\n", AttachmentContentType.PNG),
-    (b"\xff\xd8\xff", AttachmentContentType.JPEG),
-)
 
 
 def attachment_original_name(name: str) -> str:
@@ -772,14 +768,6 @@ def attachment_original_name(name: str) -> str:
     if name in ("", ".", ".."):
         return "document"
     return name[-200:]
-
-
-def sniff_content_type(head: bytes) -> str | None:
-    """The type a file's first bytes say it is, whatever its name or declared type claims."""
-    for signature, content_type in _SIGNATURES:
-        if head.startswith(signature):
-            return content_type
-    return None
 
 
 @transaction.atomic
@@ -803,17 +791,16 @@ def application_attachment_add(
                 ]
             }
         )
-    uploaded.seek(0)
-    content_type = sniff_content_type(uploaded.read(16))
-    uploaded.seek(0)
-    if content_type is None:
-        raise ValidationError(
-            {"file": [_("Only PDF, PNG and JPEG files are accepted (checked by content).")]}
-        )
+    checked = upload_check(
+        uploaded=uploaded,
+        field="file",
+        allowed=AttachmentContentType.values,
+        refused=_("Only PDF, PNG and JPEG files are accepted (checked by content)."),
+    )
     attachment = ApplicationAttachment(
         application=application,
         original_name=attachment_original_name(uploaded.name or ""),
-        content_type=content_type,
+        content_type=checked.content_type,
         size=uploaded.size,
         uploaded_by=actor,
     )

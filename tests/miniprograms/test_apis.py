@@ -6,10 +6,9 @@ from rest_framework.test import APIClient
 
 from miniprograms import services
 from miniprograms.models import MiniProgram, ProfileLink
+from tests.uploads import JPEG, PNG
 
 PROBLEM = "application/problem+json"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
 
 def problem(response, status: int, *fields: str) -> dict:

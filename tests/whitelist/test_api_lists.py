@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests import factories
+from tests import factories, uploads
 from tests.api_contract import assert_documented, assert_problem, ids
 from whitelist import services
 from whitelist.models import WhitelistApplication, WhitelistEntry
@@ -475,7 +475,7 @@ def test_download__any_accept_header__is_the_file_as_documented(
     attachment = services.application_attachment_add(
         actor=merchant,
         application=application,
-        uploaded=SimpleUploadedFile("licence.pdf", b"%PDF-1.7 licence", content_type="application/pdf"),
+        uploaded=SimpleUploadedFile("licence.pdf", uploads.PDF, content_type="application/pdf"),
     )
     url = f"/api/v1/applications/{application.pk}/attachments/{attachment.pk}/"
 
