@@ -33,7 +33,7 @@ from .models import OfficialAccount, Platform, Vertical
 from .selectors import (
     official_account_list_visible_to,
     organization_default_for,
-    organization_list_managed_by,
+    organization_list_for,
     vertical_list,
 )
 from .serializers import (
@@ -258,7 +258,10 @@ class OfficialAccountListApi(ListAPIView):
         """
         user = authenticated_user(request)
         serializer = OfficialAccountInputSerializer(
-            data=request.data, organizations=organization_list_managed_by(user=user)
+            # Any organization of the caller's, so that a plain member is refused (403) by the service
+            # rather than told the organization does not exist.
+            data=request.data,
+            organizations=organization_list_for(user=user),
         )
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)

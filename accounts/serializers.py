@@ -104,21 +104,6 @@ class OfficialAccountInputSerializer(serializers.Serializer):
 BULK_UPSERT_MAX_ROWS = 1000
 
 
-class DirectoryRowSerializer(serializers.Serializer):
-    """One account of a directory upsert; the import's columns, checked by the import's service."""
-
-    platform = serializers.CharField(required=False, help_text="Default `weibo`.")
-    platform_uid = serializers.CharField()
-    screen_name = serializers.CharField()
-    kind = serializers.CharField(help_text="`government`, `enterprise` or `media`.")
-    vertical = serializers.CharField(help_text="A vertical code, see `GET /api/v1/verticals/`.")
-    followers_count = serializers.IntegerField(min_value=0)
-    verification_status = serializers.CharField(required=False)
-    organization_name = serializers.CharField(required=False)
-    organization_kind = serializers.CharField(required=False)
-    organization_credit_code = serializers.CharField(required=False)
-
-
 class BulkUpsertInputSerializer(serializers.Serializer):
     """Up to 1,000 accounts keyed by platform and uid; each row is checked on its own."""
 

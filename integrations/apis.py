@@ -12,7 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.selectors import organization_default_for, organization_list_managed_by
+from accounts.selectors import organization_default_for, organization_list_for
 from portal.auth import authenticated_user
 from portal.filters import StrictFilterBackend
 from portal.openapi import problems
@@ -138,7 +138,10 @@ class WebhookEndpointListApi(ListAPIView):
     def post(self, request: Request) -> Response:
         user = authenticated_user(request)
         serializer = WebhookEndpointInputSerializer(
-            data=request.data, organizations=organization_list_managed_by(user=user)
+            # Any organization of the caller's, so that a plain member is refused (403) by the service
+            # rather than told the organization does not exist.
+            data=request.data,
+            organizations=organization_list_for(user=user),
         )
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Membership, User
 
-from .models import OPEN_LINK_STATES, MiniProgram, ProfileLink, ProfileLinkEvent, Share
+from .models import OPEN_LINK_STATES, MiniProgram, ProfileLink, Share
 
 
 def _organizations_of(user: User) -> QuerySet[Membership, int]:
@@ -43,10 +43,6 @@ def profile_link_list_visible_to(
     if miniprogram_id is not None:
         links = links.filter(miniprogram_id=miniprogram_id)
     return links.order_by("-id")
-
-
-def profile_link_events(*, link: ProfileLink) -> QuerySet[ProfileLinkEvent]:
-    return link.events.select_related("actor").order_by("id")
 
 
 def share_list_visible_to(*, user: User) -> QuerySet[Share]:
