@@ -230,7 +230,7 @@ def _ensure_whitelisted(account: OfficialAccount) -> WhitelistEntry:
     if entry.valid_until <= timezone.now():
         raise Conflict(
             _("The whitelist entry of %(account)s expired on %(date)s.")
-            % {"account": account.screen_name, "date": entry.valid_until.date().isoformat()},
+            % {"account": account.screen_name, "date": timezone.localdate(entry.valid_until).isoformat()},
             code="not-whitelisted",
         )
     return entry

@@ -595,7 +595,7 @@ def whitelist_entry_reinstate(*, actor: User, entry: WhitelistEntry, reason: str
     if locked.state == EntryState.SUSPENDED and locked.valid_until <= timezone.now():
         raise Conflict(
             _("The entry's validity ended on %(date)s; the account needs a new application.")
-            % {"date": locked.valid_until.date().isoformat()},
+            % {"date": timezone.localdate(locked.valid_until).isoformat()},
             code="invalid-transition",
         )
     return _entry_move(
