@@ -41,7 +41,7 @@ def test_json_nested_1000_deep__is_400_problem(api_client, merchant, path, authe
 def test_json_nested_deep_inside_an_object_field__is_400(merchant_client, account):
     body = '{"screen_name": ' + "{" + '"a":{' * 200 + "}" * 201 + "}"
     response = merchant_client.patch(f"/api/v1/accounts/{account.pk}/", body, content_type="application/json")
-    assert_problem(response, 400)
+    assert f"deeper than {MAX_JSON_DEPTH}" in assert_problem(response, 400)["detail"]
 
 
 @pytest.mark.django_db
