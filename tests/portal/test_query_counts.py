@@ -496,7 +496,7 @@ CASES: list[Case] = [
     ),
     Case(
         DETAIL,
-        "/api/v1/whitelist/<str:platform>/<str:platform_uid>/",
+        "/api/v1/whitelist/<str:platform>/<platform_uid:platform_uid>/",
         (ANONYMOUS, PLATFORM_KEY),
         _first_step(lambda world: world.whitelisted_account(), grow_entry_events),
         lookup_url,
@@ -530,7 +530,7 @@ CASES: list[Case] = [
     Case(LIST, "/api/v1/shares/", USERS, grow_shares, lambda world: "/api/v1/shares/", results),
     Case(
         LIST,
-        "/api/v1/profiles/<str:platform>/<str:platform_uid>/miniprograms/",
+        "/api/v1/profiles/<str:platform>/<platform_uid:platform_uid>/miniprograms/",
         (ANONYMOUS, PLATFORM_KEY),
         _first_step(lambda world: world.whitelisted_account(), grow_profile),
         profile_url,
