@@ -4,13 +4,13 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,9 +20,10 @@ from integrations.authentication import ApiKeyAuthentication, request_api_key
 from integrations.scopes import Scope
 from portal.auth import authenticated_user
 from portal.errors import PROBLEM_CONTENT_TYPE
-from portal.filters import StrictOrderingFilter
+from portal.filters import StrictFilterBackend, StrictOrderingFilter
 from portal.openapi import problem, problems
 from portal.pagination import IdCursorPagination
+from portal.parsers import JSONParser
 from portal.throttling import IpRateThrottle, PrincipalRateThrottle
 
 from .directory import KNOWN_COLUMNS, official_accounts_upsert
@@ -32,7 +33,7 @@ from .models import OfficialAccount, Platform, Vertical
 from .selectors import (
     official_account_list_visible_to,
     organization_default_for,
-    organization_list_managed_by,
+    organization_list_for,
     vertical_list,
 )
 from .serializers import (
@@ -179,6 +180,8 @@ class TokenApi(ObtainAuthToken):
     """
 
     authentication_classes = [ApiKeyAuthentication]
+    # ObtainAuthToken's own list, with the depth-limited JSON parser.
+    parser_classes = [FormParser, MultiPartParser, JSONParser]
     throttle_classes = [PrincipalRateThrottle, IpRateThrottle]
 
     def post(self, request: Request, *args: object, **kwargs: object) -> Response:
@@ -248,7 +251,7 @@ class OfficialAccountListApi(ListAPIView):
     serializer_class = OfficialAccountOutputSerializer
     # The directory holds millions of accounts: a cursor costs one indexed query at any depth.
     pagination_class = IdCursorPagination
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [StrictFilterBackend, StrictOrderingFilter]
     filterset_class = OfficialAccountFilter
     # Only (nearly) unique columns: a cursor cannot page through more than a thousand tied rows.
     ordering_fields = ["id", "created_at"]
@@ -266,7 +269,10 @@ class OfficialAccountListApi(ListAPIView):
         """
         user = authenticated_user(request)
         serializer = OfficialAccountInputSerializer(
-            data=request.data, organizations=organization_list_managed_by(user=user)
+            # Any organization of the caller's, so that a plain member is refused (403) by the service
+            # rather than told the organization does not exist.
+            data=request.data,
+            organizations=organization_list_for(user=user),
         )
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)

@@ -209,10 +209,6 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return f"{self.user} @ {self.organization} ({self.role})"
 
-    @property
-    def can_manage(self) -> bool:
-        return self.role in (MembershipRole.OWNER, MembershipRole.ADMIN)
-
 
 class Vertical(models.Model):
     """A category of accounts that staff open or close for the programme."""

@@ -7,10 +7,6 @@ from portal.errors import Forbidden
 from .models import Membership, MembershipRole, Organization, User
 
 
-def membership_for(*, user: User, organization: Organization) -> Membership | None:
-    return Membership.objects.filter(user=user, organization=organization).first()
-
-
 def can_manage_organization(*, user: User, organization: Organization) -> bool:
     """Staff, and the owners and admins of the organization, may change its data."""
     if not user.is_authenticated or not user.is_active:

@@ -3,14 +3,16 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from portal.serializer_fields import StrictCharField
+
 from .models import AccountKind, OfficialAccount, Organization, OrganizationKind, Platform, User, Vertical
 
 
 class RegisterInputSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = StrictCharField(max_length=150)
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
-    organization_name = serializers.CharField(max_length=200)
+    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
+    organization_name = StrictCharField(max_length=200)
     organization_kind = serializers.ChoiceField(choices=OrganizationKind.choices)
 
 
@@ -100,21 +102,6 @@ class OfficialAccountInputSerializer(serializers.Serializer):
 
 
 BULK_UPSERT_MAX_ROWS = 1000
-
-
-class DirectoryRowSerializer(serializers.Serializer):
-    """One account of a directory upsert; the import's columns, checked by the import's service."""
-
-    platform = serializers.CharField(required=False, help_text="Default `weibo`.")
-    platform_uid = serializers.CharField()
-    screen_name = serializers.CharField()
-    kind = serializers.CharField(help_text="`government`, `enterprise` or `media`.")
-    vertical = serializers.CharField(help_text="A vertical code, see `GET /api/v1/verticals/`.")
-    followers_count = serializers.IntegerField(min_value=0)
-    verification_status = serializers.CharField(required=False)
-    organization_name = serializers.CharField(required=False)
-    organization_kind = serializers.CharField(required=False)
-    organization_credit_code = serializers.CharField(required=False)
 
 
 class BulkUpsertInputSerializer(serializers.Serializer):

@@ -76,8 +76,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return self.readonly_fields if obj is not None else []
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return self.readonly_fields if obj is not None else ["name", "organization", "scopes", "expiry_date"]
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is not None:
+            return tuple(self.readonly_fields)
+        return ("name", "organization", "scopes", "expiry_date")
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
@@ -197,8 +199,15 @@ class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     can_delete = False
-    fields = ["number", "requested_at", "duration_ms", "response_status", "error", "response_body", "manual"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "number",
+        "requested_at",
+        "duration_ms",
+        "response_status",
+        "error",
+        "response_body",
+        "manual",
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

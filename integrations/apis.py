@@ -3,7 +3,6 @@
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -13,8 +12,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.selectors import organization_default_for, organization_list_managed_by
+from accounts.selectors import organization_default_for, organization_list_for
 from portal.auth import authenticated_user
+from portal.filters import StrictFilterBackend
 from portal.openapi import problems
 from portal.pagination import IdCursorPagination, PagePagination
 from portal.throttling import PortalRateThrottle
@@ -127,7 +127,7 @@ class WebhookEndpointListApi(ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = WebhookEndpointOutputSerializer
     pagination_class = PagePagination
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [StrictFilterBackend, OrderingFilter]
     filterset_class = WebhookEndpointFilter
     ordering_fields = ["id", "created_at", "url"]
 
@@ -139,7 +139,10 @@ class WebhookEndpointListApi(ListAPIView):
     def post(self, request: Request) -> Response:
         user = authenticated_user(request)
         serializer = WebhookEndpointInputSerializer(
-            data=request.data, organizations=organization_list_managed_by(user=user)
+            # Any organization of the caller's, so that a plain member is refused (403) by the service
+            # rather than told the organization does not exist.
+            data=request.data,
+            organizations=organization_list_for(user=user),
         )
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -240,7 +243,7 @@ class WebhookDeliveryListApi(ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = WebhookDeliveryOutputSerializer
     pagination_class = IdCursorPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = WebhookDeliveryFilter
 
     def get_queryset(self) -> QuerySet[WebhookDelivery]:

@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import Organization
+from portal.serializer_fields import StrictBooleanField, StrictCharField
 
 from .models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -16,8 +17,8 @@ class WebhookEndpointInputSerializer(serializers.Serializer):
         min_length=1,
         max_length=len(WebhookEvent),
     )
-    description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    is_active = serializers.BooleanField(required=False, default=True)
+    description = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+    is_active = StrictBooleanField(required=False, default=True)
     organization = serializers.PrimaryKeyRelatedField(
         queryset=Organization.objects.none(),
         required=False,

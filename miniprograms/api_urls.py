@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from portal.converters import PLATFORM_UID
+
 from . import apis
 
 urlpatterns = [
@@ -13,7 +15,7 @@ urlpatterns = [
     path("shares/", apis.ShareListApi.as_view(), name="api-shares"),
     path("accounts/<int:pk>/quota/", apis.AccountQuotaApi.as_view(), name="api-account-quota"),
     path(
-        "profiles/<str:platform>/<str:platform_uid>/miniprograms/",
+        f"profiles/<str:platform>/<{PLATFORM_UID}:platform_uid>/miniprograms/",
         apis.ProfileApi.as_view(),
         name="api-profile-miniprograms",
     ),

@@ -5,7 +5,6 @@ from collections.abc import Callable
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
@@ -28,7 +27,7 @@ from integrations.scopes import Scope
 from integrations.selectors import scoped_to_key
 from portal.auth import authenticated_user
 from portal.errors import PROBLEM_CONTENT_TYPE
-from portal.filters import StrictOrderingFilter
+from portal.filters import StrictFilterBackend, StrictOrderingFilter
 from portal.openapi import problems
 from portal.pagination import IdCursorPagination
 from portal.throttling import IpRateThrottle, PrincipalScopedRateThrottle
@@ -151,7 +150,7 @@ class MiniProgramListApi(ListAPIView):
 
     permission_classes = [IsAuthenticated]
     serializer_class = MiniProgramOutputSerializer
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [StrictFilterBackend, StrictOrderingFilter]
     filterset_class = MiniProgramFilter
     ordering_fields = ["id", "name", "app_id", "created_at", "updated_at"]
     ordering = ["-id"]
@@ -319,7 +318,7 @@ class ProfileLinkListApi(ListAPIView):
 
     permission_classes = [IsAuthenticated]
     serializer_class = ProfileLinkOutputSerializer
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [StrictFilterBackend, StrictOrderingFilter]
     filterset_class = ProfileLinkFilter
     ordering_fields = ["id", "position", "created_at", "updated_at"]
     ordering = ["-id"]
@@ -589,7 +588,7 @@ class ShareListApi(ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = ShareOutputSerializer
     pagination_class = IdCursorPagination
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [StrictFilterBackend, StrictOrderingFilter]
     filterset_class = ShareFilter
     # Only (nearly) unique columns: a cursor cannot page through more than a thousand tied rows.
     ordering_fields = ["id", "created_at"]

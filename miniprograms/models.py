@@ -34,9 +34,14 @@ class MiniProgramState(models.TextChoices):
     DELISTED = "delisted", _("Delisted")
 
 
+ICON_EXTENSIONS = (".png", ".jpg")
+
+
 def icon_path(instance: "MiniProgram", filename: str) -> str:
-    # A fresh random name per upload, so a replaced icon is never served from a stale cache.
-    return f"miniprograms/icons/{instance.pk}/{uuid.uuid4().hex}"
+    # A fresh random name per upload, so a replaced icon is never served from a stale cache. The
+    # service names the file by its checked type; /media/ gives the content type from the extension.
+    extension = next((ext for ext in ICON_EXTENSIONS if filename.lower().endswith(ext)), "")
+    return f"miniprograms/icons/{instance.pk}/{uuid.uuid4().hex}{extension}"
 
 
 class MiniProgram(models.Model):

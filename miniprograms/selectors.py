@@ -5,7 +5,7 @@ from django.utils.translation import ngettext
 
 from accounts.models import Membership, OfficialAccount, User
 
-from .models import OPEN_LINK_STATES, MiniProgram, ProfileLink, ProfileLinkEvent, ProfileLinkState, Share
+from .models import OPEN_LINK_STATES, MiniProgram, ProfileLink, ProfileLinkState, Share
 
 
 def _organizations_of(user: User) -> QuerySet[Membership, int]:
@@ -44,10 +44,6 @@ def profile_link_list_visible_to(
     if miniprogram_id is not None:
         links = links.filter(miniprogram_id=miniprogram_id)
     return links.order_by("-id")
-
-
-def profile_link_events(*, link: ProfileLink) -> QuerySet[ProfileLinkEvent]:
-    return link.events.select_related("actor").order_by("id")
 
 
 def share_list_visible_to(*, user: User) -> QuerySet[Share]:

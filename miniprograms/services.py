@@ -23,9 +23,9 @@ from integrations.models import ApiKey, WebhookEvent
 from integrations.services import webhook_endpoints_exist, webhook_event_emit
 from portal.cache import redis_failed, redis_skipped
 from portal.errors import ApplicationError, Conflict, Forbidden
+from portal.uploads import upload_check
 from whitelist.models import AttachmentContentType, EntryState, WhitelistEntry
 from whitelist.selectors import policy_active
-from whitelist.services import sniff_content_type
 
 from .models import (
     OPEN_LINK_STATES,
@@ -162,14 +162,16 @@ def miniprogram_set_icon(*, actor: User, miniprogram: MiniProgram, uploaded: Upl
         raise ValidationError({"icon": [_("The file is empty.")]})
     if uploaded.size > ICON_MAX_BYTES:
         raise ValidationError({"icon": [_("The icon is larger than 512 KB.")]})
-    uploaded.seek(0)
-    content_type = sniff_content_type(uploaded.read(16))
-    uploaded.seek(0)
-    if content_type not in ICON_CONTENT_TYPES:
-        raise ValidationError({"icon": [_("Only PNG and JPEG icons are accepted (checked by content).")]})
+    checked = upload_check(
+        uploaded=uploaded,
+        field="icon",
+        allowed=ICON_CONTENT_TYPES,
+        refused=_("Only PNG and JPEG icons are accepted (checked by content)."),
+    )
     previous = miniprogram.icon.name
     storage = miniprogram.icon.storage
-    miniprogram.icon.save(icon_path(miniprogram, uploaded.name or ""), uploaded, save=False)
+    # Stored under the extension of its real type: /media/ serves the content type from it.
+    miniprogram.icon.save(icon_path(miniprogram, f"icon{checked.extension}"), uploaded, save=False)
     miniprogram.save(update_fields=["icon", "updated_at"])
     _forget_profiles_showing(miniprogram)
     if previous:
@@ -228,7 +230,7 @@ def _ensure_whitelisted(account: OfficialAccount) -> WhitelistEntry:
     if entry.valid_until <= timezone.now():
         raise Conflict(
             _("The whitelist entry of %(account)s expired on %(date)s.")
-            % {"account": account.screen_name, "date": entry.valid_until.date().isoformat()},
+            % {"account": account.screen_name, "date": timezone.localdate(entry.valid_until).isoformat()},
             code="not-whitelisted",
         )
     return entry

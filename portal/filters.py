@@ -1,4 +1,4 @@
-"""Query parameters shared by the API's lists: ids, instants and a strict, stable ordering."""
+"""Query parameters shared by the API's lists: ids, instants, strict filters and a strict, stable ordering."""
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -9,6 +9,8 @@ from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, QuerySet
 from django_filters.fields import IsoDateTimeField
+from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
@@ -34,6 +36,10 @@ class UtcIsoDateTimeField(IsoDateTimeField):
     """An ISO 8601 instant, in UTC: PostgreSQL refuses offsets beyond ±15:59 and years beyond 1 to 9999."""
 
     def to_python(self, value: Any) -> datetime | None:
+        if value == "":
+            # Present but empty is not an instant (the OpenAPI description says date-time); absent is
+            # no filter.
+            raise DjangoValidationError("Enter a valid date/time.")
         instant: datetime | None = super().to_python(value)
         if instant is None:
             return None
@@ -45,6 +51,37 @@ class UtcIsoDateTimeField(IsoDateTimeField):
 
 class InstantFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """django-filter's backend, refusing with 400 what it would quietly read as "no filter": a filter
+    given empty (`?kind=`), a single-valued filter given twice, and a true/false filter given anything
+    but `true` or `false` (`?is_active=null`)."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: APIView) -> QuerySet[Any]:
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        errors: dict[str, list[str]] = {}
+        for name, declared in filterset.filters.items():
+            values = request.query_params.getlist(name)
+            if not values:
+                continue
+            if isinstance(declared, django_filters.MultipleChoiceFilter):
+                single = False
+            else:
+                single = not isinstance(declared, django_filters.filters.BaseCSVFilter)
+            if single and len(values) > 1:
+                errors[name] = ["Give this filter once."]
+            elif any(value == "" for value in values):
+                errors[name] = ["This filter cannot be empty; leave it out to not filter."]
+            elif isinstance(declared, django_filters.BooleanFilter) and values[0] not in ("true", "false"):
+                errors[name] = ["Must be true or false."]
+        if errors:
+            raise ValidationError(errors)
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        return filterset.qs
 
 
 class StrictOrderingFilter(OrderingFilter):

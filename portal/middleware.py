@@ -1,8 +1,8 @@
 """Keeps the problem details format for errors that Django raises outside DRF on /api/ paths, turns
 a database conflict (an IntegrityError no service caught) into a 409 everywhere (problem details on
 /api/ paths, a page that says what happened on the others), a lost database connection into a 503
-with Retry-After (a read is tried once more on a new connection first), and puts merchant pages in the user's
-language and time zone."""
+with Retry-After (a read is tried once more on a new connection first), puts merchant pages in the user's
+language and time zone, and refuses a NUL character in a query string (400) before any view runs."""
 
 import logging
 import zoneinfo
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db import IntegrityError, connection
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone, translation
 
@@ -97,6 +97,33 @@ class MerchantLocaleMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class RefuseNulInQueryMiddleware:
+    """A NUL character in a query parameter's name or value is a 400, on every page, filter and endpoint.
+
+    PostgreSQL refuses a NUL in a query, so such a filter (an admin list's `?recommendation=`, an API
+    list's `?search=`) would otherwise reach the database and end in a 500. No field holds one.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" not in query and "\x00" not in query:
+            return self.get_response(request)
+        names = sorted(
+            name.replace("\x00", "") or "query"
+            for name, values in request.GET.lists()
+            if "\x00" in name or any("\x00" in value for value in values)
+        )
+        if not names:
+            return self.get_response(request)
+        message = "A query parameter cannot contain a NUL character."
+        if request.path.startswith(API_PREFIX):
+            return problem_json_response(400, detail=message, errors={name: [message] for name in names})
+        return HttpResponseBadRequest(f"{message} ({', '.join(names)})", content_type="text/plain")
 
 
 class ApiProblemMiddleware:

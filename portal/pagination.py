@@ -1,37 +1,41 @@
 """Pagination of the API's lists."""
 
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Field, Model, QuerySet
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination, PageNumberPagination
 from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
 
-class PagePagination(PageNumberPagination):
+class StrictPageSizeMixin:
+    """`?page_size=` must be a whole number: text that is not one is a 400 naming the parameter,
+    rather than DRF's silent fall back to the default size. Whole numbers keep DRF's meaning: 0 or
+    less gives the default size, more than the maximum gives the maximum."""
+
+    page_size_query_param = "page_size"
+
+    def get_page_size(self, request: Request) -> int | None:
+        values = request.query_params.getlist(self.page_size_query_param)
+        if len(values) > 1:
+            raise ValidationError({self.page_size_query_param: ["Give the page size once."]})
+        if values:
+            try:
+                int(values[0])
+            except ValueError:
+                raise ValidationError(
+                    {self.page_size_query_param: ["A valid integer is required."]}
+                ) from None
+        return super().get_page_size(request)  # type: ignore[misc]
+
+
+class PagePagination(StrictPageSizeMixin, PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
 
-def paginated_response(
-    view: APIView,
-    request: Request,
-    queryset: Any,
-    serializer: Callable[..., Any],
-    *,
-    context: Mapping[str, Any] | None = None,
-) -> Response:
-    """One page of a list as `{"count", "next", "previous", "results"}`."""
-    paginator = PagePagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer(page, many=True, context=dict(context or {})).data)
-
-
-class IdCursorPagination(CursorPagination):
+class IdCursorPagination(StrictPageSizeMixin, CursorPagination):
     """Cursor pagination, newest first, for the lists that grow without bound (shares, events, accounts).
 
     A cursor costs one indexed range query however deep the page, and has no total count. A forged

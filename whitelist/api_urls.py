@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from portal.converters import PLATFORM_UID
+
 from . import apis
 
 urlpatterns = [
@@ -51,7 +53,7 @@ urlpatterns = [
     ),
     path("whitelist-entries/<int:pk>/revoke/", apis.EntryRevokeApi.as_view(), name="api-entry-revoke"),
     path(
-        "whitelist/<str:platform>/<str:platform_uid>/",
+        f"whitelist/<str:platform>/<{PLATFORM_UID}:platform_uid>/",
         apis.WhitelistLookupApi.as_view(),
         name="api-whitelist-lookup",
     ),

@@ -7,7 +7,6 @@ from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -34,7 +33,7 @@ from integrations.scopes import Scope
 from integrations.selectors import scoped_to_key
 from portal.auth import authenticated_user
 from portal.errors import PROBLEM_CONTENT_TYPE, Forbidden
-from portal.filters import StrictOrderingFilter
+from portal.filters import StrictFilterBackend, StrictOrderingFilter
 from portal.openapi import problems
 from portal.pagination import IdCursorPagination, PagePagination
 from portal.throttling import IpRateThrottle, PrincipalScopedRateThrottle
@@ -230,7 +229,7 @@ class ApplicationListApi(ListAPIView[WhitelistApplication]):
     queryset = WhitelistApplication.objects.none()  # the model, for the schema; get_queryset scopes the rows
     serializer_class = ApplicationOutputSerializer
     pagination_class = PagePagination
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [StrictFilterBackend, StrictOrderingFilter]
     filterset_class = ApplicationFilter
     ordering_fields = ["id", "created_at", "updated_at", "submitted_at", "decided_at"]
     ordering = ["-id"]
@@ -546,7 +545,7 @@ class EntryListApi(ListAPIView[WhitelistEntry]):
     queryset = WhitelistEntry.objects.none()  # the model, for the schema; get_queryset scopes the rows
     serializer_class = EntryOutputSerializer
     pagination_class = PagePagination
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [StrictFilterBackend, StrictOrderingFilter]
     filterset_class = EntryFilter
     ordering_fields = ["id", "valid_from", "valid_until"]
     ordering = ["-id"]
@@ -703,8 +702,7 @@ class WhitelistLookupApi(APIView):
     api_key_scopes = {"GET": Scope.WHITELIST_READ}
 
     def get(self, request: Request, platform: str, platform_uid: str) -> Response:
-        if platform not in Platform.values or "\x00" in platform_uid:
-            # No account has them, and PostgreSQL refuses a NUL character in a query.
+        if platform not in Platform.values:
             raise Http404
         account = get_object_or_404(
             OfficialAccount.objects.select_related("whitelist_entry"),

@@ -3,7 +3,10 @@
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -164,7 +167,13 @@ def good_standing(facts: Facts, rules: Rules) -> CriterionResult:
             Criterion.GOOD_STANDING,
             Outcome.FAIL,
             _("The account's whitelisting was revoked on %(date)s, less than %(days)d days ago.")
-            % {"date": facts.last_revoked_at.date().isoformat(), "days": GOOD_STANDING_DAYS},
+            # Kept with the evaluation and read alike by all: the date in the merchants' zone.
+            % {
+                "date": timezone.localdate(
+                    facts.last_revoked_at, ZoneInfo(settings.MERCHANT_TIME_ZONE)
+                ).isoformat(),
+                "days": GOOD_STANDING_DAYS,
+            },
         )
     return CriterionResult(
         Criterion.GOOD_STANDING,

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -73,14 +73,6 @@ def whitelist_entry_list_visible_to(*, user: User, account_id: int | None = None
     if account_id is not None:
         entries = entries.filter(account_id=account_id)
     return entries.order_by("-id")
-
-
-def whitelist_entry_for_account(*, platform: str, platform_uid: str) -> WhitelistEntry | None:
-    return (
-        WhitelistEntry.objects.filter(Q(account__platform=platform) & Q(account__platform_uid=platform_uid))
-        .select_related("account")
-        .first()
-    )
 
 
 def review_event_ids_awaiting_email(*, now: datetime | None = None) -> list[int]:

@@ -18,6 +18,7 @@ from integrations.models import WebhookEvent
 from integrations.services import webhook_endpoints_exist, webhook_event_emit
 from miniprograms.profile import profile_forget_accounts
 from portal.errors import Conflict, Forbidden
+from portal.uploads import upload_check
 
 from .constants import NOTIFIED_ENTRY_ACTIONS, Criterion, Recommendation, UserService
 from .criteria import Facts, Rules, evaluate
@@ -598,7 +599,7 @@ def whitelist_entry_reinstate(*, actor: User, entry: WhitelistEntry, reason: str
     if locked.state == EntryState.SUSPENDED and locked.valid_until <= timezone.now():
         raise Conflict(
             _("The entry's validity ended on %(date)s; the account needs a new application.")
-            % {"date": locked.valid_until.date().isoformat()},
+            % {"date": timezone.localdate(locked.valid_until).isoformat()},
             code="invalid-transition",
         )
     return _entry_move(
@@ -757,11 +758,6 @@ def policy_activate(*, actor: User, policy: CriteriaPolicy) -> CriteriaPolicy:
 
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 ATTACHMENTS_PER_APPLICATION = 10
-_SIGNATURES = (
-    (b"%PDF-", AttachmentContentType.PDF),
-    (b"\x89PNG\r\n\x1a\n", AttachmentContentType.PNG),
-    (b"\xff\xd8\xff", AttachmentContentType.JPEG),
-)
 
 
 def attachment_original_name(name: str) -> str:
@@ -776,14 +772,6 @@ def attachment_original_name(name: str) -> str:
     if name in ("", ".", ".."):
         return "document"
     return name[-200:]
-
-
-def sniff_content_type(head: bytes) -> str | None:
-    """The type a file's first bytes say it is, whatever its name or declared type claims."""
-    for signature, content_type in _SIGNATURES:
-        if head.startswith(signature):
-            return content_type
-    return None
 
 
 @transaction.atomic
@@ -807,17 +795,16 @@ def application_attachment_add(
                 ]
             }
         )
-    uploaded.seek(0)
-    content_type = sniff_content_type(uploaded.read(16))
-    uploaded.seek(0)
-    if content_type is None:
-        raise ValidationError(
-            {"file": [_("Only PDF, PNG and JPEG files are accepted (checked by content).")]}
-        )
+    checked = upload_check(
+        uploaded=uploaded,
+        field="file",
+        allowed=AttachmentContentType.values,
+        refused=_("Only PDF, PNG and JPEG files are accepted (checked by content)."),
+    )
     attachment = ApplicationAttachment(
         application=application,
         original_name=attachment_original_name(uploaded.name or ""),
-        content_type=content_type,
+        content_type=checked.content_type,
         size=uploaded.size,
         uploaded_by=actor,
     )

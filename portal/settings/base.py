@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "portal.middleware.ApiProblemMiddleware",
+    "portal.middleware.RefuseNulInQueryMiddleware",
     "portal.throttling.RateLimitHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The language of the cookie set by the language switch, else of the browser (Accept-Language).
@@ -311,8 +312,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "portal.errors.problem_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON with a depth limit: deeply nested input is a 400, never a RecursionError.
+    "DEFAULT_PARSER_CLASSES": ["portal.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["portal.filters.StrictFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "portal.openapi.PortalAutoSchema",
     # Proxies in front of the app that append to X-Forwarded-For; 0 trusts only REMOTE_ADDR, so a
     # client cannot pick its own address (and rate budget) by sending the header itself.
@@ -373,6 +375,8 @@ SPECTACULAR_SETTINGS = {
     # Redoc's custom scrollbars need a style sheet that its bundle injects before it can be given the
     # page's style nonce, so the policy refuses it; the browser's own scrollbars need none.
     "REDOC_UI_SETTINGS": {"nativeScrollbars": True},
+    # portal/converters.py: an account's uid in a path is a string.
+    "PATH_CONVERTER_OVERRIDES": {"platform_uid": str},
     "ENUM_NAME_OVERRIDES": {
         "ApplicationStateEnum": "whitelist.models.ApplicationState",
         "EntryStateEnum": "whitelist.models.EntryState",

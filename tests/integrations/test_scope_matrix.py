@@ -61,7 +61,7 @@ SCOPE_MATRIX: dict[tuple[str, str], Scope | None] = {
     ("POST", "/api/v1/whitelist-entries/<int:pk>/suspend/"): None,
     ("POST", "/api/v1/whitelist-entries/<int:pk>/reinstate/"): None,
     ("POST", "/api/v1/whitelist-entries/<int:pk>/revoke/"): None,
-    ("GET", "/api/v1/whitelist/<str:platform>/<str:platform_uid>/"): Scope.WHITELIST_READ,
+    ("GET", "/api/v1/whitelist/<str:platform>/<platform_uid:platform_uid>/"): Scope.WHITELIST_READ,
     # mini programs, shares, profiles and links
     ("GET", "/api/v1/miniprograms/"): None,
     ("POST", "/api/v1/miniprograms/"): None,
@@ -72,7 +72,7 @@ SCOPE_MATRIX: dict[tuple[str, str], Scope | None] = {
     ("POST", "/api/v1/miniprograms/<int:pk>/shares/"): Scope.SHARES_WRITE,
     ("GET", "/api/v1/accounts/<int:pk>/quota/"): Scope.SHARES_WRITE,
     ("GET", "/api/v1/shares/"): None,
-    ("GET", "/api/v1/profiles/<str:platform>/<str:platform_uid>/miniprograms/"): Scope.PROFILES_READ,
+    ("GET", "/api/v1/profiles/<str:platform>/<platform_uid:platform_uid>/miniprograms/"): Scope.PROFILES_READ,
     ("GET", "/api/v1/profile-links/"): None,
     ("POST", "/api/v1/profile-links/"): None,
     ("GET", "/api/v1/profile-links/<int:pk>/"): None,
@@ -125,7 +125,7 @@ GRANTED_CALLS: dict[tuple[str, str], Callable[[ProfileLink], Call]] = {
     ("GET", "/api/v1/whitelist-entries/<int:pk>/"): lambda link: Call(
         f"/api/v1/whitelist-entries/{_entry_id(link)}/", None, 200
     ),
-    ("GET", "/api/v1/whitelist/<str:platform>/<str:platform_uid>/"): lambda link: Call(
+    ("GET", "/api/v1/whitelist/<str:platform>/<platform_uid:platform_uid>/"): lambda link: Call(
         f"/api/v1/whitelist/{link.account.platform}/{link.account.platform_uid}/", None, 200
     ),
     ("POST", "/api/v1/miniprograms/<int:pk>/shares/"): lambda link: Call(
@@ -134,7 +134,7 @@ GRANTED_CALLS: dict[tuple[str, str], Callable[[ProfileLink], Call]] = {
     ("GET", "/api/v1/accounts/<int:pk>/quota/"): lambda link: Call(
         f"/api/v1/accounts/{link.account_id}/quota/", None, 200
     ),
-    ("GET", "/api/v1/profiles/<str:platform>/<str:platform_uid>/miniprograms/"): lambda link: Call(
+    ("GET", "/api/v1/profiles/<str:platform>/<platform_uid:platform_uid>/miniprograms/"): lambda link: Call(
         f"/api/v1/profiles/{link.account.platform}/{link.account.platform_uid}/miniprograms/", None, 200
     ),
 }

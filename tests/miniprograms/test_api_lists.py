@@ -13,10 +13,9 @@ from integrations.services import api_key_issue
 from miniprograms import services
 from miniprograms.profile import profile_forget
 from tests.api_contract import assert_documented, assert_problem, ids, walk
+from tests.uploads import PNG
 from whitelist import services as whitelist_services
 from whitelist.models import WhitelistEntry
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.fixture(autouse=True)

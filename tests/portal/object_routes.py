@@ -17,6 +17,7 @@ from miniprograms import services as miniprogram_services
 from miniprograms.models import MiniProgram, ProfileLink
 from tests import factories
 from tests.miniprograms.conftest import whitelisted
+from tests.uploads import PDF
 from whitelist import services as whitelist_services
 from whitelist.models import (
     ApplicationAttachment,
@@ -26,8 +27,6 @@ from whitelist.models import (
     WhitelistEntry,
 )
 
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 EVIDENCE = {
     "has_in_house_team": True,
     "dev_team_size": 8,

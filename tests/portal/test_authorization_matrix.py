@@ -33,6 +33,7 @@ from accounts.models import OfficialAccount
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from miniprograms.models import MiniProgram, ProfileLink, ProfileLinkEvent, Share
 from tests import factories
+from tests.uploads import PDF, PNG
 from whitelist.models import (
     ApplicationAttachment,
     ApplicationState,
@@ -44,7 +45,7 @@ from whitelist.models import (
 )
 
 from . import object_routes as objects
-from .object_routes import PDF, PNG, Build, Target, World
+from .object_routes import Build, Target, World
 
 CALLERS = ("anonymous", "other_merchant", "member", "admin", "owner", "staff")
 
@@ -294,8 +295,10 @@ MATRIX: dict[tuple[str, str], Case] = {
         _entry(body={"reason": "Fraud."}), STAFF_ONLY_API
     ),
     # Public by design: the platform's profile page and share button ask them for any account
-    ("GET", "/api/v1/whitelist/<str:platform>/<str:platform_uid>/"): Case(_lookup, PUBLIC),
-    ("GET", "/api/v1/profiles/<str:platform>/<str:platform_uid>/miniprograms/"): Case(_profile, PUBLIC),
+    ("GET", "/api/v1/whitelist/<str:platform>/<platform_uid:platform_uid>/"): Case(_lookup, PUBLIC),
+    ("GET", "/api/v1/profiles/<str:platform>/<platform_uid:platform_uid>/miniprograms/"): Case(
+        _profile, PUBLIC
+    ),
     # Mini programs, links and shares: changed by the owners and admins (and staff), shared by every member
     ("GET", "/api/v1/miniprograms/<int:pk>/"): Case(_miniprogram(), (401, 404, 200, 200, 200, 200)),
     ("PATCH", "/api/v1/miniprograms/<int:pk>/"): Case(

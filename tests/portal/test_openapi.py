@@ -11,26 +11,21 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.checks import CHECKS
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests import factories
 from tests.api_contract import api_schema
 
-# Examples per operation; SCHEMATHESIS_EXAMPLES raises it for a deeper run by hand.
-EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
-SCHEMA_CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-    response_headers_conformance,
-]
+# Random examples per operation, on top of schemathesis' coverage phase (boundary and invalid values of
+# every parameter and body field, most of the run's time); SCHEMATHESIS_EXAMPLES raises it for a
+# deeper run by hand.
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "4"))
+# Every check schemathesis documents, but one: positive_data_acceptance expects any schema-valid
+# request to succeed, and a valid-looking id of a row that does not exist ({"account": 7}) is rightly a
+# 400 naming the field. The stateful checks (use_after_free, ensure_resource_availability) act on
+# sequences of calls and pass through single ones.
+SCHEMA_CHECKS = [check for check in CHECKS.get_all() if check is not positive_data_acceptance]
 
 
 def generated_schema(tmp_path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -138,6 +133,8 @@ def staff_token(db) -> str:  # type: ignore[no-untyped-def]
 @contract.parametrize()
 @settings(
     max_examples=EXAMPLES,
+    # The same examples on every run: CI fails for a change to the code, never for a new draw.
+    derandomize=True,
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,

@@ -42,6 +42,7 @@ from miniprograms.quota import RedisQuota, quota_backend, window_start
 from tests import factories
 from tests.integrations.test_scope_matrix import SCOPE_MATRIX, api_operations
 from tests.miniprograms.conftest import whitelisted
+from tests.uploads import PDF
 from whitelist import services as whitelist_services
 from whitelist.models import CriteriaPolicy, ReasonCode, WhitelistApplication, WhitelistEntry
 
@@ -50,7 +51,6 @@ LIST, DETAIL = "list", "detail"
 MERCHANT, STAFF, ANONYMOUS = "merchant", "staff", "anonymous"
 ORGANIZATION_KEY, PLATFORM_KEY = "organization key", "platform key"
 
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 EVIDENCE = {
     "has_in_house_team": True,
     "dev_team_size": 8,
@@ -496,7 +496,7 @@ CASES: list[Case] = [
     ),
     Case(
         DETAIL,
-        "/api/v1/whitelist/<str:platform>/<str:platform_uid>/",
+        "/api/v1/whitelist/<str:platform>/<platform_uid:platform_uid>/",
         (ANONYMOUS, PLATFORM_KEY),
         _first_step(lambda world: world.whitelisted_account(), grow_entry_events),
         lookup_url,
@@ -530,7 +530,7 @@ CASES: list[Case] = [
     Case(LIST, "/api/v1/shares/", USERS, grow_shares, lambda world: "/api/v1/shares/", results),
     Case(
         LIST,
-        "/api/v1/profiles/<str:platform>/<str:platform_uid>/miniprograms/",
+        "/api/v1/profiles/<str:platform>/<platform_uid:platform_uid>/miniprograms/",
         (ANONYMOUS, PLATFORM_KEY),
         _first_step(lambda world: world.whitelisted_account(), grow_profile),
         profile_url,

@@ -21,12 +21,12 @@ from rest_framework.test import APIClient
 
 from accounts.services import official_account_verify
 from portal.settings import base as base_settings
-from tests import factories
+from tests import factories, uploads
 from tests.portal.object_routes import routes
+from tests.uploads import PDF
 from whitelist import services
 from whitelist.models import ApplicationAttachment, WhitelistApplication
 
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 TEN_MB = 10 * 1024 * 1024
 STORED_NAME = re.compile(r"applications/(\d+)/[0-9a-f]{32}")
 
@@ -388,3 +388,50 @@ def test_download__plain_member__is_served_and_other_merchant_is_404_without_the
     assert response.status_code == 404
     assert "alice-payroll" not in response.content.decode()
     assert "Content-Disposition" not in response.headers
+
+
+# Content that passes a first-bytes check but is no document: decoded in full, active PDFs refused.
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("licence.pdf", uploads.PDF_WITH_JAVASCRIPT, "JavaScript"),
+        ("licence.pdf", uploads.PDF_WITH_LAUNCH, "launch actions"),
+        ("licence.pdf", uploads.pdf_with_javascript_in_page_annotation(), "JavaScript"),
+        ("licence.pdf", b"%PDF-1.7\n<html><script>alert(1)</script></html>", "not a readable PDF"),
+        ("scan.png", b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>", "not a valid PNG or JPEG"),
+        ("scan.png", uploads.PNG + b"<html><script>alert(1)</script></html>", "data after its end"),
+        ("scan.jpg", b"\xff\xd8\xff\xe0<html><script>alert(1)</script></html>", "not a valid PNG or JPEG"),
+        ("scan.png", uploads.png_bomb(), "more than"),
+    ],
+    ids=[
+        "pdf-javascript",
+        "pdf-launch",
+        "pdf-annotation-javascript",
+        "pdf-header-then-html",
+        "png-header-then-html",
+        "png-then-html",
+        "jpeg-header-then-html",
+        "20000x20000-bomb",
+    ],
+)
+def test_upload__passes_first_bytes_but_is_no_clean_document__is_400_on_file(
+    merchant_client, application, name, content, words
+):
+    response = upload(merchant_client, application, name, content)
+    assert response.status_code == 400, response.content
+    assert words in response.json()["errors"]["file"][0]
+    assert not ApplicationAttachment.objects.filter(application=application).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "content", "content_type"),
+    [("scan.png", uploads.PNG, "image/png"), ("scan.jpg", uploads.JPEG, "image/jpeg")],
+)
+def test_upload__real_image__is_201_with_its_type(merchant_client, application, name, content, content_type):
+    response = upload(merchant_client, application, name, content)
+    assert response.status_code == 201, response.content
+    assert response.json()["content_type"] == content_type

@@ -6,12 +6,9 @@ from rest_framework.test import APIClient
 
 from accounts.services import official_account_verify
 from tests import factories
+from tests.uploads import JPEG, PDF, PNG
 from whitelist import services
 from whitelist.models import ApplicationAttachment
-
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import MembershipRole, User
 from accounts.services import membership_add
-from tests import factories
+from tests import factories, uploads
 from whitelist import services
 from whitelist.models import Evaluation, ReasonCode, ReviewEvent, WhitelistApplication, WhitelistEntry
 
@@ -696,7 +696,7 @@ def test_detail_upload__pdf_on_draft__is_attached_and_listed(client, merchant, w
     client.force_login(merchant)
     response = client.post(
         reverse("whitelist:application-attachment-upload", args=[web_draft.pk]),
-        {"file": SimpleUploadedFile("licence.pdf", b"%PDF-1.7\n%%EOF\n", content_type="application/pdf")},
+        {"file": SimpleUploadedFile("licence.pdf", uploads.PDF, content_type="application/pdf")},
         follow=True,
     )
     assert response.status_code == 200

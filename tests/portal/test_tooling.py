@@ -1,0 +1,41 @@
+"""The linters and the type checker know every package of the project, including apps still to come."""
+
+import tomllib
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def project_packages() -> set[str]:
+    """Every top-level Python package in the repository."""
+    return {path.parent.name for path in ROOT.glob("*/__init__.py") if not path.parent.name.startswith(".")}
+
+
+def project_apps() -> set[str]:
+    """The top-level packages of the installed apps that live in this repository."""
+    return {
+        config.name.split(".")[0]
+        for config in apps.get_app_configs()
+        if Path(config.path).resolve().is_relative_to(ROOT.resolve())
+    }
+
+
+def test_project_apps__are_found():
+    # Guards the two helpers: a broken glob or path check would make the tests below pass vacuously.
+    assert {"accounts", "whitelist", "miniprograms", "integrations"} <= project_apps()
+    assert project_apps() <= project_packages()
+
+
+def test_mypy__checks_every_installed_app_and_package_but_the_tests():
+    checked = set(PYPROJECT["tool"]["mypy"]["files"])
+    assert project_apps() - checked == set()
+    assert project_packages() - {"tests"} - checked == set()
+
+
+def test_ruff_isort__knows_every_package_as_first_party():
+    first_party = set(PYPROJECT["tool"]["ruff"]["lint"]["isort"]["known-first-party"])
+    assert project_packages() - first_party == set()
