@@ -124,8 +124,8 @@ def test_env_example__every_secret_setting__is_empty_or_a_placeholder():
     secrets = {name: value for name, value in env_example().items() if re.fullmatch(SECRET_NAME, name, re.I)}
     assert "EMAIL_HOST_PASSWORD" in secrets
     real = {name: value for name, value in secrets.items() if not PLACEHOLDER.match(value)}
-    # Names like API_KEY_RATE hold rates, not keys.
-    real = {name: value for name, value in real.items() if not re.fullmatch(r"\d+/\w+", value)}
+    # Names like API_KEY_RATE and API_TOKEN_DAYS hold rates and numbers of days, not keys.
+    real = {name: value for name, value in real.items() if not re.fullmatch(r"\d+(/\w+)?", value)}
     assert not real, f"real-looking values in .env.example: {real}"
 
 
