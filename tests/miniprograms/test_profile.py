@@ -167,3 +167,81 @@ def test_profile__uid_unfit_for_a_cache_key__is_404_not_500(api_client, uid):
     response = api_client.get(f"/api/v1/profiles/weibo/{uid}/miniprograms/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/problem+json")
+
+
+# Never stale after a change, with real concurrency (Redis, PostgreSQL, threads)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cache__readers_while_entry_suspended_and_reinstated__no_read_after_a_change_is_old(
+    postgres, redis_url, staff, pending_link
+):
+    import random
+    import sys
+    import threading
+    import time
+
+    from django.conf import settings
+    from django.db import connection
+
+    from miniprograms.profile import profile_section
+
+    # Given the profile cached on Redis, and readers reading it in a loop
+    assert settings.CACHES["default"]["BACKEND"] == "portal.cache.ResilientRedisCache"
+    services.profile_link_approve(actor=staff, link=pending_link)
+    account = pending_link.account
+    pair = {"platform": account.platform, "platform_uid": account.platform_uid}
+    shown = profile_section(**pair)
+    assert shown is not None and shown["whitelisted"]
+    hidden = {"whitelisted": False, "miniprograms": []}
+    reads: list[tuple[float, float, bool]] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                body = profile_section(**pair)
+                reads.append((started, time.monotonic(), bool(body and body["whitelisted"])))
+        finally:
+            connection.close()
+
+    # Threads switch often, so a miss's database read and its cache write interleave with the changes.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    # When staff suspend and reinstate the entry, again and again
+    changes: list[tuple[float, float, bool]] = []  # (change started, its response, whitelisted after)
+    entry = WhitelistEntry.objects.get(account=account)
+    try:
+        for _round in range(60):
+            for action, whitelisted_after in (("suspend", False), ("reinstate", True)):
+                started = time.monotonic()
+                getattr(whitelist_services, f"whitelist_entry_{action}")(
+                    actor=staff, entry=entry, reason="Check"
+                )
+                changes.append((started, time.monotonic(), whitelisted_after))
+                # Sometimes at once, so the change meets a miss of the one before; sometimes a while later.
+                time.sleep(random.choice([0, 0, 0.002, 0.01]))
+    finally:
+        stop.set()
+        sys.setswitchinterval(switch_interval)
+        for reader in readers:
+            reader.join(timeout=30)
+    # Then every read that began after a change's response, and ended before the next change began,
+    # shows what that change made
+    stale = []
+    checked = 0
+    for index, (_started, answered, whitelisted_after) in enumerate(changes):
+        next_started = changes[index + 1][0] if index + 1 < len(changes) else float("inf")
+        for read_started, read_ended, whitelisted in reads:
+            if read_started >= answered and read_ended <= next_started:
+                checked += 1
+                if whitelisted != whitelisted_after:
+                    stale.append((index, whitelisted_after))
+    assert checked > 50, checked
+    assert stale == [], f"{len(stale)} stale reads of {checked}"
+    assert profile_section(**pair) == shown
+    assert hidden != shown
