@@ -397,3 +397,35 @@ def test_database_quota__updates_in_place_on_postgresql(postgres, listed_account
     total, hot = (after - start for after, start in zip(updates(), before, strict=True))
     assert total >= 2
     assert hot == total
+
+
+# The quota follows the one rule of "whitelisted now"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action", ["suspend", "revoke"])
+def test_quota__entry_not_in_force__limit_is_0(merchant_client, staff, live_link, action):
+    entry = WhitelistEntry.objects.get(account=live_link.account)
+    getattr(whitelist_services, f"whitelist_entry_{action}")(actor=staff, entry=entry, reason="Spam")
+    response = merchant_client.get(f"/api/v1/accounts/{live_link.account_id}/quota/")
+    assert response.status_code == 200
+    assert (response.json()["limit"], response.json()["remaining"]) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_quota__entry_past_valid_until__limit_is_0(merchant_client, live_link):
+    WhitelistEntry.objects.filter(account=live_link.account).update(
+        valid_from=timezone.now() - timedelta(days=400), valid_until=timezone.now() - timedelta(seconds=1)
+    )
+    response = merchant_client.get(f"/api/v1/accounts/{live_link.account_id}/quota/")
+    assert (response.json()["limit"], response.json()["remaining"]) == (0, 0)
+
+
+def test_window_start__aware_time_in_another_zone__is_the_utc_hour():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    # 10:50 in Kathmandu (+05:45) is 05:05 UTC: the 05:00 UTC window, not 10:00 local (04:15 UTC)
+    kathmandu = datetime(2026, 3, 1, 10, 50, tzinfo=ZoneInfo("Asia/Kathmandu"))
+    assert window_start(kathmandu) == datetime(2026, 3, 1, 5, 0, tzinfo=UTC)
+    assert window_start(kathmandu).utcoffset() == timedelta(0)
