@@ -95,7 +95,7 @@ def keyed_share(merchant, link, key: str) -> Callable[[], tuple[int, dict]]:
 
 @pytest.mark.django_db(transaction=True)
 def test_ten_retries_at_once_with_one_key_at_limit_1__all_201_with_the_first_share(
-    postgres, merchant, live_link, backend, redis_url
+    pinned_hour, postgres, merchant, live_link, backend, redis_url
 ):
     for round_number in range(3):
         # Given an account with its one share of the hour still free
@@ -116,7 +116,7 @@ def test_ten_retries_at_once_with_one_key_at_limit_1__all_201_with_the_first_sha
 
 @pytest.mark.django_db(transaction=True)
 def test_ten_retries_at_once_at_limit_2__leave_one_slot_used__the_second_share_is_granted(
-    postgres, merchant, staff, live_link, redis_client
+    pinned_hour, postgres, merchant, staff, live_link, redis_client
 ):
     # Given a limit of 2
     set_limit(staff, live_link.account, 2)
@@ -185,7 +185,9 @@ def terminate_backend_while_inserting_a_share(attempt: Callable[[], object]) -> 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_connection_cut_mid_share__next_attempt_is_granted(postgres, merchant, live_link, backend):
+def test_connection_cut_mid_share__next_attempt_is_granted(
+    pinned_hour, postgres, merchant, live_link, backend
+):
     # Given an attempt whose connection is cut after it took the hour's one slot, before it committed
     def attempt() -> object:
         return services.share_record(
@@ -204,7 +206,7 @@ def test_connection_cut_mid_share__next_attempt_is_granted(postgres, merchant, l
 
 @pytest.mark.django_db(transaction=True)
 def test_connection_cut_mid_share__quota_endpoint_and_share_agree(
-    postgres, merchant, live_link, redis_client
+    pinned_hour, postgres, merchant, live_link, redis_client
 ):
     def attempt() -> object:
         return services.share_record(
