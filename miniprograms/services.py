@@ -502,7 +502,7 @@ def _live_link(miniprogram: MiniProgram, account: OfficialAccount) -> ProfileLin
     return link
 
 
-def _consume(*, account_id: int, limit: int, window: datetime, recorded: int) -> tuple[QuotaState, bool]:
+def _consume(*, account_id: int, limit: int, window: datetime, recorded: int = 0) -> tuple[QuotaState, bool]:
     """Take a slot; also says whether Redis took it (a slot on Redis outlives a rollback unless given back).
 
     `recorded` is the shares recorded in the window, read with the whitelist entry.
