@@ -5,10 +5,11 @@ miss costs two. Every service that changes what a profile shows calls `profile_f
 which acts after its commit.
 
 A cached body is stored with the profile's version, a random token kept under a key of its own;
-forgetting a profile deletes the token, and the next reader starts a new one. A reader takes the
-token (in the same round trip as the body) before it reads the database, and stores what it read
-under that token. So a miss that read the database before a change, and stores its body after the
-change has forgotten the profile, stores it under a token that has ended, and no reader serves it.
+forgetting a profile writes a new token. A reader takes the token (in the same round trip as the
+body) before it reads the database, and stores what it read under that token. So a miss that read
+the database before a change, and stores its body after the change has forgotten the profile,
+stores it under a token that has ended, and no reader serves it. A profile with no token yet gets
+one after the read, with an add that fails if a forget wrote one in the meantime.
 (Deleting the key, as before, let exactly that miss put the old body back for five minutes. A
 short tombstone would do only as long as no miss takes longer than the tombstone lives.)
 """
@@ -65,21 +66,16 @@ def profile_sections(pairs: Iterable[Pair]) -> dict[Pair, dict[str, Any] | None]
             versions[pair] = version
     if not versions:
         return bodies
-    for pair, version in versions.items():
-        if version is None:
-            # No version yet (or it expired): start one; if another reader or a forget was first, use theirs.
-            token = secrets.token_hex(16)
-            versions[pair] = token if cache.add(keys[pair][1], token, PROFILE_VERSION_SECONDS) else None
-    missing = [pair for pair, version in versions.items() if version is None]
-    if missing:
-        again = cache.get_many([keys[pair][1] for pair in missing])
-        for pair in missing:
-            versions[pair] = again.get(keys[pair][1])
     # The versions are read before the database: a change committed after this read has a new one.
     by_timeout: dict[int, dict[str, Any]] = {}
     for pair, (body, expires_in) in _profiles_from_database(list(versions)).items():
         bodies[pair] = body
         version = versions[pair]
+        if body is not None and version is None:
+            # No version yet (or it expired): start one now. If a forget wrote one since this read
+            # began, the add fails and the body is not stored; nothing is written for unknown accounts.
+            token = secrets.token_hex(16)
+            version = token if cache.add(keys[pair][1], token, PROFILE_VERSION_SECONDS) else None
         if body is not None and version is not None:
             by_timeout.setdefault(expires_in, {})[keys[pair][0]] = {"version": version, "body": body}
     for timeout, entries in by_timeout.items():
@@ -142,14 +138,18 @@ def _profiles_from_database(pairs: list[Pair]) -> dict[Pair, tuple[dict[str, Any
 
 
 def profile_forget(pairs: Iterable[tuple[str, str]]) -> None:
-    """End the versions of these profiles: no body cached before is served again.
+    """Give these profiles new versions: no body cached before is served again.
 
-    The next reader starts a new version, a token no body was ever stored under. (A delete, which
-    the cache tries even while it counts Redis as away, unlike a write.)
+    The cached bodies are deleted too (a delete is tried even while the cache counts Redis as away,
+    unlike a write), so a body does not come back with its version when Redis does.
     """
-    keys = [key for pair in pairs for key in (profile_version_key(*pair), profile_cache_key(*pair))]
-    if keys:
-        cache.delete_many(keys)
+    pairs = list(pairs)
+    if not pairs:
+        return
+    cache.delete_many([profile_cache_key(*pair) for pair in pairs])
+    cache.set_many(
+        {profile_version_key(*pair): secrets.token_hex(16) for pair in pairs}, timeout=PROFILE_VERSION_SECONDS
+    )
 
 
 def profile_forget_accounts(account_ids: Iterable[int]) -> None:

@@ -245,3 +245,12 @@ def test_cache__readers_while_entry_suspended_and_reinstated__no_read_after_a_ch
     assert stale == [], f"{len(stale)} stale reads of {checked}"
     assert profile_section(**pair) == shown
     assert hidden != shown
+
+
+@pytest.mark.django_db
+def test_profile__unknown_account__writes_nothing_to_the_cache():
+    from miniprograms.profile import profile_cache_key, profile_version_key
+
+    assert APIClient().get("/api/v1/profiles/weibo/5550001/miniprograms/").status_code == 404
+    assert cache.get(profile_version_key("weibo", "5550001")) is None
+    assert cache.get(profile_cache_key("weibo", "5550001")) is None
