@@ -25,8 +25,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, IntegerField, Max, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, IntegerField, Max, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -641,15 +641,18 @@ def share_record(
     return result
 
 
-def _shares_in_window(window: datetime) -> Subquery:
-    shares = (
-        Share.objects.filter(account_id=OuterRef("account_id"), window_start=window)
-        .order_by()
-        .values("account_id")
-        .annotate(count=Count("pk"))
-        .values("count")
+def _shares_in_window(window: datetime) -> RawSQL:
+    """The shares recorded in the window for the entry's account, as a column of the entry's query.
+
+    Raw SQL: the ORM's Subquery took about 1.5 ms of CPU to compile, on every share.
+    """
+    share, entry = Share._meta.db_table, WhitelistEntry._meta.db_table
+    return RawSQL(  # noqa: S611 - table names only; the window is a parameter
+        f'SELECT COUNT(*) FROM "{share}" AS recorded_share '  # noqa: S608 - table names only
+        f'WHERE recorded_share.account_id = "{entry}".account_id AND recorded_share.window_start = %s',
+        [window],
+        output_field=IntegerField(),
     )
-    return Subquery(shares, output_field=IntegerField())
 
 
 def _create_share(fields: dict[str, Any], slot: int) -> Share | None:
@@ -689,7 +692,7 @@ def _share_record(
     window = window_start(now)
     # The shares recorded in the window come with the entry, in the same query.
     entry = _ensure_whitelisted(
-        account, entries=WhitelistEntry.objects.annotate(recorded=Coalesce(_shares_in_window(window), 0))
+        account, entries=WhitelistEntry.objects.annotate(recorded=_shares_in_window(window))
     )
     limit = entry.share_limit_per_hour
     recorded: int = entry.recorded  # type: ignore[attr-defined]
