@@ -1,84 +1,155 @@
 """The public profile section: an account's live mini programs, cached and forgotten on every change.
 
-Read on every profile view of the platform, so a hit costs no query and a miss costs two. Every
-service that changes what a profile shows calls `profile_forget_accounts` after its commit.
+Read on every profile view of the platform, so a hit costs no query (one cache round trip) and a
+miss costs two. Every service that changes what a profile shows calls `profile_forget_accounts`,
+which acts after its commit.
+
+A cached body is stored with the profile's version, a random token kept under a key of its own;
+forgetting a profile writes a new token. A reader takes the token (in the same round trip as the
+body) before it reads the database, and stores what it read under that token. So a miss that read
+the database before a change, and stores its body after the change has forgotten the profile,
+stores it under a token that has ended, and no reader serves it. A profile with no token yet gets
+one after the read, with an add that fails if a forget wrote one in the meantime.
+(Deleting the key, as before, let exactly that miss put the old body back for five minutes. A
+short tombstone would do only as long as no miss takes longer than the tombstone lives.)
 """
 
 import hashlib
+import secrets
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 PROFILE_CACHE_SECONDS = 300
+# Longer than a body lives; a version that expires only turns the next read into a miss.
+PROFILE_VERSION_SECONDS = 24 * 3600
+
+Pair = tuple[str, str]
+
+
+def _digest(platform_uid: str) -> str:
+    return hashlib.sha256(platform_uid.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def profile_cache_key(platform: str, platform_uid: str) -> str:
     """The cache key of a profile; the uid is hashed, as it may hold any character and any length."""
-    digest = hashlib.sha256(platform_uid.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"profile:v2:{platform}:{digest}"
+    return f"profile:v3:{platform}:{_digest(platform_uid)}"
+
+
+def profile_version_key(platform: str, platform_uid: str) -> str:
+    """The key of the profile's version token, which every forget replaces."""
+    return f"profile-version:v3:{platform}:{_digest(platform_uid)}"
 
 
 def profile_section(*, platform: str, platform_uid: str) -> dict[str, Any] | None:
     """The profile's body, or None for an account the portal does not know."""
-    key = profile_cache_key(platform, platform_uid)
-    cached = cache.get(key)
-    if cached is not None:
-        return dict(cached)
-    body, expires_in = _profile_from_database(platform=platform, platform_uid=platform_uid)
-    if body is not None:
-        cache.set(key, body, timeout=expires_in)
-    return body
+    return profile_sections([(platform, platform_uid)])[(platform, platform_uid)]
 
 
-def _profile_from_database(*, platform: str, platform_uid: str) -> tuple[dict[str, Any] | None, int]:
+def profile_sections(pairs: Iterable[Pair]) -> dict[Pair, dict[str, Any] | None]:
+    """The bodies of several profiles: one cache round trip, and two queries for all the misses."""
+    pairs = list(dict.fromkeys(pairs))
+    keys = {pair: (profile_cache_key(*pair), profile_version_key(*pair)) for pair in pairs}
+    found = cache.get_many([key for pair_keys in keys.values() for key in pair_keys])
+    bodies: dict[Pair, dict[str, Any] | None] = {}
+    versions: dict[Pair, str | None] = {}
+    for pair, (body_key, version_key) in keys.items():
+        cached, version = found.get(body_key), found.get(version_key)
+        if version is not None and isinstance(cached, dict) and cached.get("version") == version:
+            bodies[pair] = dict(cached["body"])
+        else:
+            versions[pair] = version
+    if not versions:
+        return bodies
+    # The versions are read before the database: a change committed after this read has a new one.
+    by_timeout: dict[int, dict[str, Any]] = {}
+    for pair, (body, expires_in) in _profiles_from_database(list(versions)).items():
+        bodies[pair] = body
+        version = versions[pair]
+        if body is not None and version is None:
+            # No version yet (or it expired): start one now. If a forget wrote one since this read
+            # began, the add fails and the body is not stored; nothing is written for unknown accounts.
+            token = secrets.token_hex(16)
+            version = token if cache.add(keys[pair][1], token, PROFILE_VERSION_SECONDS) else None
+        if body is not None and version is not None:
+            by_timeout.setdefault(expires_in, {})[keys[pair][0]] = {"version": version, "body": body}
+    for timeout, entries in by_timeout.items():
+        cache.set_many(entries, timeout=timeout)
+    return bodies
+
+
+def _profiles_from_database(pairs: list[Pair]) -> dict[Pair, tuple[dict[str, Any] | None, int]]:
     from accounts.models import OfficialAccount
-    from whitelist.models import EntryState
 
     from .models import MiniProgramState, ProfileLink, ProfileLinkState
 
-    account = (
+    which = Q()
+    for platform, platform_uid in pairs:
+        which |= Q(platform=platform, platform_uid=platform_uid)
+    accounts = (
         OfficialAccount.objects.select_related("whitelist_entry")
-        .only("id", "whitelist_entry__state", "whitelist_entry__valid_until")
-        .filter(platform=platform, platform_uid=platform_uid)
-        .first()
+        .only("id", "platform", "platform_uid", "whitelist_entry__state", "whitelist_entry__valid_until")
+        .filter(which)
     )
-    if account is None:
-        return None, 0
-    entry = getattr(account, "whitelist_entry", None)
     now = timezone.now()
-    whitelisted = bool(entry and entry.state == EntryState.ACTIVE and entry.valid_until > now)
-    if not whitelisted:
-        return {"whitelisted": False, "miniprograms": []}, PROFILE_CACHE_SECONDS
+    result: dict[Pair, tuple[dict[str, Any] | None, int]] = dict.fromkeys(pairs, (None, 0))
+    in_force = {}
+    for account in accounts:
+        entry = getattr(account, "whitelist_entry", None)
+        pair = (account.platform, account.platform_uid)
+        if entry is not None and entry.is_in_force(now):
+            in_force[account.pk] = (pair, entry)
+        else:
+            result[pair] = ({"whitelisted": False, "miniprograms": []}, PROFILE_CACHE_SECONDS)
+    if not in_force:
+        return result
+    shown: dict[int, list[dict[str, Any]]] = {account_id: [] for account_id in in_force}
     links = (
         ProfileLink.objects.filter(
-            account_id=account.pk, state=ProfileLinkState.LIVE, miniprogram__state=MiniProgramState.ACTIVE
+            account_id__in=list(in_force),
+            state=ProfileLinkState.LIVE,
+            miniprogram__state=MiniProgramState.ACTIVE,
         )
         .select_related("miniprogram")
-        .order_by("position", "id")
+        .order_by("account_id", "position", "id")
     )
-    miniprograms = [
-        {
-            "app_id": link.miniprogram.app_id,
-            "name": link.miniprogram.name,
-            "description": link.miniprogram.description,
-            "category": link.miniprogram.category,
-            "capabilities": list(link.miniprogram.capabilities),
-            "icon_url": link.miniprogram.icon.url if link.miniprogram.icon else None,
-        }
-        for link in links
-    ]
-    # An entry that lapses while cached must not stay on the profile: expire with it.
-    until_lapse = (entry.valid_until - now) if entry else timedelta(0)
-    expires_in = max(1, min(PROFILE_CACHE_SECONDS, int(until_lapse.total_seconds())))
-    return {"whitelisted": True, "miniprograms": miniprograms}, expires_in
+    for link in links:
+        shown[link.account_id].append(
+            {
+                "app_id": link.miniprogram.app_id,
+                "name": link.miniprogram.name,
+                "description": link.miniprogram.description,
+                "category": link.miniprogram.category,
+                "capabilities": list(link.miniprogram.capabilities),
+                "icon_url": link.miniprogram.icon.url if link.miniprogram.icon else None,
+            }
+        )
+    for account_id, (pair, entry) in in_force.items():
+        # An entry that lapses while cached must not stay on the profile: expire with it.
+        until_lapse: timedelta = entry.valid_until - now
+        expires_in = max(1, min(PROFILE_CACHE_SECONDS, int(until_lapse.total_seconds())))
+        result[pair] = ({"whitelisted": True, "miniprograms": shown[account_id]}, expires_in)
+    return result
 
 
 def profile_forget(pairs: Iterable[tuple[str, str]]) -> None:
-    cache.delete_many([profile_cache_key(platform, uid) for platform, uid in pairs])
+    """Give these profiles new versions: no body cached before is served again.
+
+    The cached bodies are deleted too (a delete is tried even while the cache counts Redis as away,
+    unlike a write), so a body does not come back with its version when Redis does.
+    """
+    pairs = list(pairs)
+    if not pairs:
+        return
+    cache.delete_many([profile_cache_key(*pair) for pair in pairs])
+    cache.set_many(
+        {profile_version_key(*pair): secrets.token_hex(16) for pair in pairs}, timeout=PROFILE_VERSION_SECONDS
+    )
 
 
 def profile_forget_accounts(account_ids: Iterable[int]) -> None:

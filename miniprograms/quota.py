@@ -7,7 +7,7 @@ key is the backstop: lost Redis data, or a switch between backends, can never gr
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Protocol
 
@@ -24,7 +24,9 @@ WINDOW = timedelta(hours=1)
 
 
 def window_start(now: datetime | None = None) -> datetime:
-    now = now or timezone.now()
+    """The start of the clock hour in UTC holding `now`; an aware time in any zone is first made UTC,
+    so 10:50 in Kathmandu (+05:45) is in the 05:00 UTC window, not at 10:00 local (04:15 UTC)."""
+    now = (now or timezone.now()).astimezone(UTC)
     return now.replace(minute=0, second=0, microsecond=0)
 
 
@@ -97,41 +99,79 @@ class DatabaseQuota:
         return row[0] if row else 0
 
 
-# KEYS[1] the account's key for the window; ARGV: limit, expiry seconds, floor (shares already recorded).
+# GRANT_SETTLE_SECONDS bounds the time from a grant on Redis to its share's commit: a slot granted
+# longer ago than that and still not recorded belonged to an attempt that died (a killed worker), so
+# the recorded shares become the count again (with the unique slot key as the backstop).
+GRANT_SETTLE_SECONDS = 30
+
+# KEYS[1] the account's hash for the window: n (slots taken), t (Redis time of the last grant).
+# ARGV: limit, expiry seconds, floor (shares already recorded), settle seconds (-1: the floor only lifts).
 _CONSUME_LUA = """
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local state = redis.call('HMGET', KEYS[1], 'n', 't')
+local used = tonumber(state[1] or '0')
+local granted_at = tonumber(state[2] or '0')
 local floor = tonumber(ARGV[3])
-if floor > used then
+local settle = tonumber(ARGV[4])
+local now = tonumber(redis.call('TIME')[1])
+if used < floor or (settle >= 0 and used > floor and now - granted_at >= settle) then
     used = floor
-    redis.call('SET', KEYS[1], used, 'EX', ARGV[2])
+    redis.call('HSET', KEYS[1], 'n', used)
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
 end
 if used >= tonumber(ARGV[1]) then
     return {0, used}
 end
-used = redis.call('INCR', KEYS[1])
+used = used + 1
+redis.call('HSET', KEYS[1], 'n', used, 't', now)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return {1, used}
 """
 
+# Gives back a slot whose share was not recorded; a key already gone stays gone.
+_RELEASE_LUA = """
+local used = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+if used > 0 then
+    redis.call('HSET', KEYS[1], 'n', used - 1)
+end
+return used
+"""
+
 
 class RedisQuota:
-    """One Lua script checks and increments a key per account and window that expires by itself."""
+    """One Lua script checks and counts the slots taken per account and window, in a hash that expires
+    by itself; a slot whose share is not recorded is given back (`release`)."""
 
     name = "redis"
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self.script = client.register_script(_CONSUME_LUA)
+        self.release_script = client.register_script(_RELEASE_LUA)
 
     @staticmethod
     def key(account_id: int, window: datetime) -> str:
-        return f"portal:share-quota:{account_id}:{window:%Y%m%d%H}"
+        return f"portal:share-quota:v2:{account_id}:{window:%Y%m%d%H}"
 
-    def consume(self, *, account_id: int, limit: int, window: datetime, floor: int = 0) -> QuotaState:
+    def consume(
+        self,
+        *,
+        account_id: int,
+        limit: int,
+        window: datetime,
+        floor: int = 0,
+        floor_is_recorded: bool = False,
+    ) -> QuotaState:
+        """Take a slot if fewer than `limit` are taken; the count is lifted to `floor` first.
+
+        With `floor_is_recorded` the floor is the count of shares recorded in the window, and is
+        the truth once no grant is younger than GRANT_SETTLE_SECONDS (a slot lost with its attempt
+        comes back then).
+        """
         # The key outlives its window by a margin, so a late request in the window still finds it.
         expiry = int((window + WINDOW - timezone.now()).total_seconds()) + 300
+        settle = GRANT_SETTLE_SECONDS if floor_is_recorded else -1
         granted, used = self.script(
-            keys=[self.key(account_id, window)], args=[limit, max(expiry, 300), floor]
+            keys=[self.key(account_id, window)], args=[limit, max(expiry, 300), floor, settle]
         )
         return QuotaState(
             granted=bool(granted),
@@ -141,8 +181,12 @@ class RedisQuota:
             slot=int(used) if granted else None,
         )
 
+    def release(self, *, account_id: int, window: datetime) -> None:
+        """Give back a slot taken for a share that was not recorded (its transaction rolled back)."""
+        self.release_script(keys=[self.key(account_id, window)])
+
     def used(self, *, account_id: int, window: datetime) -> int:
-        value = self.client.get(self.key(account_id, window))
+        value = self.client.hget(self.key(account_id, window), "n")
         return int(value) if value else 0
 
 

@@ -38,7 +38,7 @@ from .models import (
     ProfileLink,
     ProfileLinkState,
 )
-from .profile import profile_section
+from .profile import profile_sections
 from .quota import QuotaState
 from .selectors import miniprogram_list_visible_to, profile_link_list_visible_to
 
@@ -136,12 +136,12 @@ def _link_rows(user: User, miniprogram: MiniProgram, *, can_manage: bool, now: d
     # Open links first, in their profile position; then the closed ones, newest first.
     links.sort(key=lambda link: (not link.is_open, link.position if link.is_open else -link.pk))
     can_share = Membership.objects.filter(user=user, organization_id=miniprogram.organization_id).exists()
+    live_accounts = [link.account_id for link in links if link.state == ProfileLinkState.LIVE]
+    quotas = services.share_quota_states(account_ids=live_accounts, now=now) if live_accounts else {}
     rows = []
     for link in links:
         is_live = link.state == ProfileLinkState.LIVE
-        quota = (
-            _quota_row(services.share_quota_state(account=link.account, now=now), now) if is_live else None
-        )
+        quota = _quota_row(quotas[link.account_id], now) if is_live else None
         rows.append(
             LinkRow(
                 link=link,
@@ -158,26 +158,29 @@ def _hidden_reason(account: OfficialAccount, entry: WhitelistEntry | None, now: 
     """Why the profile shows no mini programs, or "" while the account's whitelist entry is in force."""
     if entry is None:
         return _("%(account)s is not whitelisted.") % {"account": account.screen_name}
+    if entry.is_in_force(now):
+        return ""
     if entry.state != EntryState.ACTIVE:
         return _("The whitelist entry of %(account)s is %(state)s.") % {
             "account": account.screen_name,
             "state": EntryState(entry.state).label,
         }
-    if entry.valid_until <= now:
-        return _("The whitelist entry of %(account)s expired on %(date)s.") % {
-            "account": account.screen_name,
-            "date": timezone.localdate(entry.valid_until).isoformat(),
-        }
-    return ""
+    return _("The whitelist entry of %(account)s expired on %(date)s.") % {
+        "account": account.screen_name,
+        "date": timezone.localdate(entry.valid_until).isoformat(),
+    }
 
 
 def _profile_previews(miniprogram: MiniProgram, rows: list[LinkRow], now: datetime) -> list[ProfilePreview]:
     """The profile of each account this mini program is live on, read as the public profile reads it."""
     accounts = [row.link.account for row in rows if row.link.state == ProfileLinkState.LIVE]
+    if not accounts:
+        return []
     entries = {entry.account_id: entry for entry in WhitelistEntry.objects.filter(account__in=accounts)}
+    sections = profile_sections((account.platform, account.platform_uid) for account in accounts)
     previews = []
     for account in accounts:
-        section = profile_section(platform=account.platform, platform_uid=account.platform_uid) or {}
+        section = sections[(account.platform, account.platform_uid)] or {}
         if section.get("whitelisted"):
             items = [
                 PreviewItem(

@@ -6,7 +6,6 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -43,7 +42,6 @@ from .filters import ApplicationFilter, EntryFilter
 from .models import (
     ApplicationAttachment,
     AttachmentContentType,
-    EntryState,
     ReviewEvent,
     WhitelistApplication,
     WhitelistEntry,
@@ -710,7 +708,7 @@ class WhitelistLookupApi(APIView):
             platform_uid=platform_uid,
         )
         entry = getattr(account, "whitelist_entry", None)
-        whitelisted = bool(entry and entry.state == EntryState.ACTIVE and entry.valid_until > timezone.now())
+        whitelisted = bool(entry and entry.is_in_force())
         return Response(
             {
                 "platform": account.platform,

@@ -1,11 +1,13 @@
 """Criteria policies, whitelist applications with their evaluations and review events, and entries."""
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.core.files.storage import Storage, storages
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OfficialAccount, Organization, Vertical
@@ -288,6 +290,12 @@ class EntryState(models.TextChoices):
     EXPIRED = "expired", _("Expired")
 
 
+class WhitelistEntryQuerySet(models.QuerySet["WhitelistEntry"]):
+    def in_force(self, now: datetime | None = None) -> "WhitelistEntryQuerySet":
+        """The entries that whitelist their account at `now`: the rule of `WhitelistEntry.is_in_force`."""
+        return self.filter(state=EntryState.ACTIVE, valid_until__gt=now or timezone.now())
+
+
 class WhitelistEntry(models.Model):
     """The grant: an account is whitelisted while its entry is active and not past valid_until."""
 
@@ -303,6 +311,8 @@ class WhitelistEntry(models.Model):
     expiry_warning_sent_at = models.DateTimeField(_("expiry warning sent at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = WhitelistEntryQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("whitelist entry")
@@ -321,6 +331,13 @@ class WhitelistEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account.screen_name}: {self.state}"
+
+    def is_in_force(self, now: datetime | None = None) -> bool:
+        """Whether the entry whitelists its account at `now`: active and not past valid_until.
+
+        The one rule of "whitelisted now"; `WhitelistEntry.objects.in_force(now)` is the same in SQL.
+        """
+        return self.state == EntryState.ACTIVE and self.valid_until > (now or timezone.now())
 
 
 class WhitelistEntryEvent(models.Model):

@@ -2,13 +2,16 @@
 mini programs and links made by the mini program services."""
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 
 import pytest
+import time_machine
 
 from accounts.models import OfficialAccount, Organization, User
 from miniprograms import services
 from miniprograms.models import MiniProgram, ProfileLink
+from miniprograms.quota import window_start
 from tests import factories
 from whitelist import services as whitelist_services
 from whitelist.models import CriteriaPolicy, WhitelistEntry
@@ -111,3 +114,12 @@ def other_link(
     return services.profile_link_request(
         actor=other_merchant, miniprogram=other_miniprogram, account=other_listed_account
     )
+
+
+@pytest.fixture
+def pinned_hour() -> Iterator[datetime]:
+    """The clock set 20 minutes into the current hour, and ticking: a test that shares more than once in
+    one hour never meets the turn of the hour (which would grant its second share)."""
+    start = window_start() + timedelta(minutes=20)
+    with time_machine.travel(start, tick=True):
+        yield start

@@ -260,7 +260,9 @@ def test_shares_list__anonymous__is_401(api_client):
 
 
 @pytest.mark.django_db
-def test_share_create__every_answer__is_as_documented(merchant, staff, merchant_client, live_link):
+def test_share_create__every_answer__is_as_documented(
+    pinned_hour, merchant, staff, merchant_client, live_link
+):
     path = "/api/v1/miniprograms/{id}/shares/"
     url = f"/api/v1/miniprograms/{live_link.miniprogram_id}/shares/"
     body = {"account": live_link.account_id}
@@ -291,7 +293,7 @@ def test_share_create__every_answer__is_as_documented(merchant, staff, merchant_
 
 @pytest.mark.django_db
 def test_share_create__key_reused_for_another_request__is_documented_422(
-    merchant, staff, merchant_client, live_link, make_miniprogram
+    pinned_hour, merchant, staff, merchant_client, live_link, make_miniprogram
 ):
     other = make_miniprogram("2021000000000777", name="Second")
     services.profile_link_approve(

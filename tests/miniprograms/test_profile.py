@@ -170,3 +170,98 @@ def test_profile__uid_unfit_for_a_cache_key__is_404_not_500(api_client, uid):
     response = api_client.get(f"/api/v1/profiles/weibo/{uid}/miniprograms/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/problem+json")
+
+
+# Never stale after a change, with real concurrency (Redis, PostgreSQL, threads)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cache__readers_while_entry_suspended_and_reinstated__no_read_after_a_change_is_old(
+    postgres, redis_url, staff, pending_link
+):
+    import random
+    import sys
+    import threading
+    import time
+
+    from django.conf import settings
+    from django.db import connection, transaction
+
+    from miniprograms.profile import profile_cache_key, profile_section
+
+    # Given the profile cached on Redis, and readers reading it in a loop
+    assert settings.CACHES["default"]["BACKEND"] == "portal.cache.ResilientRedisCache"
+    services.profile_link_approve(actor=staff, link=pending_link)
+    account = pending_link.account
+    pair = {"platform": account.platform, "platform_uid": account.platform_uid}
+    shown = profile_section(**pair)
+    assert shown is not None and shown["whitelisted"]
+    hidden = {"whitelisted": False, "miniprograms": []}
+    reads: list[tuple[float, float, bool]] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                body = profile_section(**pair)
+                reads.append((started, time.monotonic(), bool(body and body["whitelisted"])))
+        finally:
+            connection.close()
+
+    # Threads switch often, so a miss's database read and its cache write interleave with the changes.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    # When staff suspend and reinstate the entry, again and again
+    changes: list[tuple[float, float, bool]] = []  # (change started, its response, whitelisted after)
+    entry = WhitelistEntry.objects.get(account=account)
+    body_key = profile_cache_key(account.platform, account.platform_uid)
+    try:
+        for _round in range(40):
+            for action, whitelisted_after in (("suspend", False), ("reinstate", True)):
+                started = time.monotonic()
+                with transaction.atomic():
+                    getattr(whitelist_services, f"whitelist_entry_{action}")(
+                        actor=staff, entry=entry, reason="Check"
+                    )
+                    # While the change is not yet committed, the cached body is evicted (as Redis does
+                    # under memory pressure): readers miss and read the database's old state.
+                    until = time.monotonic() + 0.005
+                    while time.monotonic() < until:
+                        cache.delete(body_key)
+                        time.sleep(0.0005)
+                changes.append((started, time.monotonic(), whitelisted_after))
+                time.sleep(random.choice([0.002, 0.01]))
+    finally:
+        stop.set()
+        sys.setswitchinterval(switch_interval)
+        for reader in readers:
+            reader.join(timeout=30)
+    # Then every read that began after a change's response, and ended before the next change began,
+    # shows what that change made
+    stale = []
+    checked = 0
+    for index, (_started, answered, whitelisted_after) in enumerate(changes):
+        next_started = changes[index + 1][0] if index + 1 < len(changes) else float("inf")
+        for read_started, read_ended, whitelisted in reads:
+            if read_started >= answered and read_ended <= next_started:
+                checked += 1
+                if whitelisted != whitelisted_after:
+                    stale.append((index, whitelisted_after))
+    assert checked > 50, checked
+    assert stale == [], f"{len(stale)} stale reads of {checked}"
+    assert profile_section(**pair) == shown
+    assert hidden != shown
+
+
+@pytest.mark.django_db
+def test_profile__unknown_account__writes_nothing_to_the_cache():
+    from miniprograms.profile import profile_cache_key, profile_version_key
+
+    assert APIClient().get("/api/v1/profiles/weibo/5550001/miniprograms/").status_code == 404
+    assert cache.get(profile_version_key("weibo", "5550001")) is None
+    assert cache.get(profile_cache_key("weibo", "5550001")) is None

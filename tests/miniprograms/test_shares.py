@@ -77,7 +77,9 @@ def test_share__within_quota__is_201_with_quota_and_ratelimit_headers(merchant_c
 
 
 @pytest.mark.django_db
-def test_share__second_in_same_hour__is_429_with_retry_after(merchant_client, live_link, backend):
+def test_share__second_in_same_hour__is_429_with_retry_after(
+    pinned_hour, merchant_client, live_link, backend
+):
     url = f"/api/v1/miniprograms/{live_link.miniprogram_id}/shares/"
     assert merchant_client.post(url, {"account": live_link.account_id}, format="json").status_code == 201
     response = merchant_client.post(url, {"account": live_link.account_id}, format="json")
@@ -135,7 +137,9 @@ def test_share__bad_account__is_400_naming_it(merchant_client, live_link):
 
 
 @pytest.mark.django_db
-def test_quota__after_one_share__reports_used_and_reset_time(merchant_client, merchant, live_link, backend):
+def test_quota__after_one_share__reports_used_and_reset_time(
+    pinned_hour, merchant_client, merchant, live_link, backend
+):
     share(merchant, live_link)
     response = merchant_client.get(f"/api/v1/accounts/{live_link.account_id}/quota/")
     assert response.status_code == 200
@@ -145,7 +149,7 @@ def test_quota__after_one_share__reports_used_and_reset_time(merchant_client, me
 
 
 @pytest.mark.django_db
-def test_limit_three__fourth_share__refused(merchant, staff, live_link, backend):
+def test_limit_three__fourth_share__refused(pinned_hour, merchant, staff, live_link, backend):
     set_limit(staff, live_link.account, 3)
     for _ in range(3):
         share(merchant, live_link)
@@ -206,7 +210,9 @@ def test_reset__touches_only_quotas_used_in_earlier_windows(
 
 
 @pytest.mark.django_db
-def test_redis_lost_its_data__share_still_refused_by_the_recorded_slots(merchant, live_link, redis_backend):
+def test_redis_lost_its_data__share_still_refused_by_the_recorded_slots(
+    pinned_hour, merchant, live_link, redis_backend
+):
     share(merchant, live_link)
     redis_backend.flushdb()
     with pytest.raises(services.ShareQuotaExceeded):
@@ -216,7 +222,7 @@ def test_redis_lost_its_data__share_still_refused_by_the_recorded_slots(merchant
 
 @pytest.mark.django_db
 def test_redis_unreachable__database_decides_without_over_granting(
-    merchant, live_link, settings, redis_backend
+    pinned_hour, merchant, live_link, settings, redis_backend
 ):
     share(merchant, live_link)  # granted through Redis
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
@@ -298,7 +304,7 @@ def test_redis_quota__consume_past_limit__refused_and_rejects_use_nothing(listed
 
 @pytest.mark.django_db
 def test_idempotency_key__retry__returns_first_response_without_using_quota(
-    merchant_client, live_link, backend
+    pinned_hour, merchant_client, live_link, backend
 ):
     url = f"/api/v1/miniprograms/{live_link.miniprogram_id}/shares/"
     first = merchant_client.post(
@@ -322,7 +328,7 @@ def test_idempotency_key__retry__returns_first_response_without_using_quota(
 
 @pytest.mark.django_db
 def test_idempotency_key__same_key_other_request__is_422(
-    merchant, staff, merchant_client, live_link, make_miniprogram
+    pinned_hour, merchant, staff, merchant_client, live_link, make_miniprogram
 ):
     other = make_miniprogram("2021000000000777", name="Second")
     other_link = services.profile_link_request(actor=merchant, miniprogram=other, account=live_link.account)
@@ -341,7 +347,9 @@ def test_idempotency_key__same_key_other_request__is_422(
 
 
 @pytest.mark.django_db
-def test_idempotency_key__older_than_24_hours__is_a_new_request(merchant, live_link, database_backend):
+def test_idempotency_key__older_than_24_hours__is_a_new_request(
+    pinned_hour, merchant, live_link, database_backend
+):
     first, _state, _ = services.share_record(
         actor=merchant, miniprogram=live_link.miniprogram, account=live_link.account, idempotency_key="old"
     )
@@ -397,3 +405,35 @@ def test_database_quota__updates_in_place_on_postgresql(postgres, listed_account
     total, hot = (after - start for after, start in zip(updates(), before, strict=True))
     assert total >= 2
     assert hot == total
+
+
+# The quota follows the one rule of "whitelisted now"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action", ["suspend", "revoke"])
+def test_quota__entry_not_in_force__limit_is_0(merchant_client, staff, live_link, action):
+    entry = WhitelistEntry.objects.get(account=live_link.account)
+    getattr(whitelist_services, f"whitelist_entry_{action}")(actor=staff, entry=entry, reason="Spam")
+    response = merchant_client.get(f"/api/v1/accounts/{live_link.account_id}/quota/")
+    assert response.status_code == 200
+    assert (response.json()["limit"], response.json()["remaining"]) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_quota__entry_past_valid_until__limit_is_0(merchant_client, live_link):
+    WhitelistEntry.objects.filter(account=live_link.account).update(
+        valid_from=timezone.now() - timedelta(days=400), valid_until=timezone.now() - timedelta(seconds=1)
+    )
+    response = merchant_client.get(f"/api/v1/accounts/{live_link.account_id}/quota/")
+    assert (response.json()["limit"], response.json()["remaining"]) == (0, 0)
+
+
+def test_window_start__aware_time_in_another_zone__is_the_utc_hour():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    # 10:50 in Kathmandu (+05:45) is 05:05 UTC: the 05:00 UTC window, not 10:00 local (04:15 UTC)
+    kathmandu = datetime(2026, 3, 1, 10, 50, tzinfo=ZoneInfo("Asia/Kathmandu"))
+    assert window_start(kathmandu) == datetime(2026, 3, 1, 5, 0, tzinfo=UTC)
+    assert window_start(kathmandu).utcoffset() == timedelta(0)

@@ -1,19 +1,16 @@
 """The merchant's mini program pages: register, link to accounts, share within the quota, unlink."""
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import MembershipRole, User
 from accounts.services import membership_add
 from miniprograms import services
 from miniprograms.models import MiniProgram, ProfileLink, Share
-from miniprograms.quota import window_start
 from whitelist import services as whitelist_services
 from whitelist.models import WhitelistEntry
 
@@ -61,13 +58,6 @@ def register_data(**overrides: object) -> dict[str, object]:
     }
     data.update(overrides)
     return data
-
-
-def wait_if_the_hour_is_ending() -> None:
-    """Two shares meant for one hourly window must not straddle the turn of the hour."""
-    now = timezone.now()
-    if (window_start(now) + timedelta(hours=1) - now).total_seconds() < 5:
-        time.sleep(6)
 
 
 @pytest.fixture(autouse=True)
@@ -317,10 +307,9 @@ def test_share__first_in_the_hour__is_recorded_and_shows_one_of_one_used(
 
 
 def test_share__second_in_the_same_hour__shows_the_refusal_with_the_next_time_and_records_nothing(
-    client, merchant, live_link, database_backend
+    pinned_hour, client, merchant, live_link, database_backend
 ):
     # Given the account's one share of this hour is used
-    wait_if_the_hour_is_ending()
     client.force_login(merchant)
     client.post(link_url("share", live_link))
     share = Share.objects.get()
@@ -338,7 +327,7 @@ def test_share__second_in_the_same_hour__shows_the_refusal_with_the_next_time_an
 
 
 def test_share__same_button_posted_twice__shares_once_and_says_so(
-    client, merchant, live_link, database_backend
+    pinned_hour, client, merchant, live_link, database_backend
 ):
     # Given the detail page with its Share button and the key it carries
     client.force_login(merchant)
