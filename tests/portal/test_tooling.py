@@ -17,10 +17,13 @@ def project_packages() -> set[str]:
 
 def project_apps() -> set[str]:
     """The top-level packages of the installed apps that live in this repository."""
+    root = ROOT.resolve()
     return {
         config.name.split(".")[0]
         for config in apps.get_app_configs()
-        if Path(config.path).resolve().is_relative_to(ROOT.resolve())
+        if Path(config.path).resolve().is_relative_to(root)
+        # Not the virtualenv's packages when it lives in the project folder (.venv).
+        and not Path(config.path).resolve().relative_to(root).parts[0].startswith(".")
     }
 
 
