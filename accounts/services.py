@@ -25,6 +25,9 @@ from .permissions import ensure_can_manage_organization, ensure_staff
 
 # Changing one of these changes who the account is, so staff must verify it again.
 ACCOUNT_IDENTITY_FIELDS = ("platform", "platform_uid", "kind")
+# A merchant's change of these sends a verified account back to unverified: staff and the directory vouch
+# for them, and the whitelist criteria read them.
+ACCOUNT_VERIFIED_FIELDS = (*ACCOUNT_IDENTITY_FIELDS, "vertical", "followers_count")
 ACCOUNT_EDITABLE_FIELDS = ("platform", "platform_uid", "screen_name", "kind", "vertical", "followers_count")
 
 
@@ -219,7 +222,8 @@ def official_account_create(
 def official_account_update(
     *, actor: User, account: OfficialAccount, data: Mapping[str, Any]
 ) -> OfficialAccount:
-    """Edit an account; a merchant's change of its identity sends it back to unverified."""
+    """Edit an account; a merchant's change of its identity, vertical or followers sends it back to
+    unverified."""
     ensure_can_manage_organization(user=actor, organization=account.organization)
     unknown = set(data) - set(ACCOUNT_EDITABLE_FIELDS)
     if unknown:
@@ -233,7 +237,7 @@ def official_account_update(
     for field in changed:
         setattr(account, field, data[field])
     update_fields = [*changed, "updated_at"]
-    identity_changed = any(field in ACCOUNT_IDENTITY_FIELDS for field in changed)
+    identity_changed = any(field in ACCOUNT_VERIFIED_FIELDS for field in changed)
     if (
         identity_changed
         and not actor.is_staff

@@ -10,6 +10,8 @@ from accounts.selectors import EMAIL_SWEEP_BATCH, EMAIL_SWEEP_GRACE, EMAIL_SWEEP
 
 from .constants import NOTIFIED_ENTRY_ACTIONS
 from .models import (
+    EDITABLE_APPLICATION_STATES,
+    EVALUATION_TRIGGERS_OF_RECORD,
     ApplicationState,
     CriteriaPolicy,
     Evaluation,
@@ -41,14 +43,33 @@ def application_list_visible_to(*, user: User, state: str = "") -> QuerySet[Whit
     return applications.order_by("-id")
 
 
+def evaluations_shown() -> QuerySet[Evaluation]:
+    """The evaluations that may speak for their application, wherever one is shown or filtered on.
+
+    Those taken at submission or resubmission, run by staff, or at a decision; an applicant's own check
+    only while the application can still change, so a check run after submission (with figures changed
+    meanwhile) never stands for it.
+    """
+    return Evaluation.objects.filter(
+        Q(trigger__in=EVALUATION_TRIGGERS_OF_RECORD) | Q(application__state__in=EDITABLE_APPLICATION_STATES)
+    )
+
+
+def evaluation_shown(*, application: WhitelistApplication) -> Evaluation | None:
+    """The newest evaluation shown with the application, or None."""
+    return (
+        evaluations_shown().filter(application=application).select_related("policy").order_by("-id").first()
+    )
+
+
 def with_latest_evaluation(
     applications: QuerySet[WhitelistApplication],
 ) -> QuerySet[WhitelistApplication]:
-    """Fetch each application's newest evaluation, with its policy, in one more query for the whole page."""
+    """Fetch each application's evaluation shown, with its policy, in one more query for the whole page."""
     return applications.prefetch_related(
         Prefetch(
             "evaluations",
-            queryset=Evaluation.objects.select_related("policy").order_by("-id")[:1],
+            queryset=evaluations_shown().select_related("policy").order_by("-id")[:1],
             to_attr=LATEST_EVALUATION_ATTR,
         )
     )
