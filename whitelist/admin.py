@@ -49,7 +49,7 @@ class DecisionForm(forms.Form):
     override = forms.BooleanField(
         required=False,
         initial=False,
-        label=_("Approve although required criteria fail (the message says why; staff only)"),
+        label=_("Approve although required criteria fail (say why above; kept for staff only)"),
     )
 
 
@@ -349,6 +349,10 @@ class WhitelistApplicationAdmin(LargeTableAdmin):
             "decision": decision,
             "failing": failing,
             "can_override": decision == "approve"
+            and services.can_override_criteria(user=authenticated_user(request)),
+            # The override is offered once the criteria refused the approval (or when it was asked for).
+            "offer_override": decision == "approve"
+            and bool(failing or form["override"].value())
             and services.can_override_criteria(user=authenticated_user(request)),
             "opts": self.model._meta,
         }
