@@ -34,6 +34,9 @@ from .permissions import ensure_can_manage_organization, ensure_staff
 
 # Changing one of these changes who the account is, so staff must verify it again.
 ACCOUNT_IDENTITY_FIELDS = ("platform", "platform_uid", "kind")
+# A merchant's change of these sends a verified account back to unverified: staff and the directory vouch
+# for them, and the whitelist criteria read them.
+ACCOUNT_VERIFIED_FIELDS = (*ACCOUNT_IDENTITY_FIELDS, "vertical", "followers_count")
 ACCOUNT_EDITABLE_FIELDS = ("platform", "platform_uid", "screen_name", "kind", "vertical", "followers_count")
 # Staff may also move an account to another organization.
 ACCOUNT_STAFF_EDITABLE_FIELDS = (*ACCOUNT_EDITABLE_FIELDS, "organization")
@@ -340,7 +343,8 @@ def official_account_anchor_errors(
 def official_account_update(
     *, actor: User, account: OfficialAccount, data: Mapping[str, Any]
 ) -> OfficialAccount:
-    """Edit an account; a merchant's change of its identity sends it back to unverified.
+    """Edit an account; a merchant's change of its identity, vertical or followers sends it back to
+    unverified.
 
     Staff may also move it to another organization. A move or a change of platform or uid is refused
     while an application, a whitelist entry or a profile link hangs on the account.
@@ -361,7 +365,7 @@ def official_account_update(
     for field in changed:
         setattr(account, field, data[field])
     update_fields = [*changed, "updated_at"]
-    identity_changed = any(field in ACCOUNT_IDENTITY_FIELDS for field in changed)
+    identity_changed = any(field in ACCOUNT_VERIFIED_FIELDS for field in changed)
     if (
         identity_changed
         and not actor.is_staff

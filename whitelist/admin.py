@@ -25,7 +25,6 @@ from .constants import Recommendation, UserService
 from .models import (
     ApplicationState,
     CriteriaPolicy,
-    Evaluation,
     PolicyPreview,
     PreviewStatus,
     ReasonCode,
@@ -34,6 +33,7 @@ from .models import (
     WhitelistEntry,
     WhitelistEntryEvent,
 )
+from .selectors import evaluation_shown, evaluations_shown
 
 
 class DecisionForm(forms.Form):
@@ -45,6 +45,11 @@ class DecisionForm(forms.Form):
     )
     visible_to_applicant = forms.BooleanField(
         required=False, initial=False, label=_("Show this note to the applicant")
+    )
+    override = forms.BooleanField(
+        required=False,
+        initial=False,
+        label=_("Approve although required criteria fail (say why above; kept for staff only)"),
     )
 
 
@@ -136,7 +141,10 @@ class WhitelistApplicationAdmin(LargeTableAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WhitelistApplication]:
         latest = (
-            Evaluation.objects.filter(application=OuterRef("pk")).order_by("-id").values("recommendation")[:1]
+            evaluations_shown()
+            .filter(application=OuterRef("pk"))
+            .order_by("-id")
+            .values("recommendation")[:1]
         )
         return super().get_queryset(request).annotate(latest_recommendation=Subquery(latest))
 
@@ -208,7 +216,7 @@ class WhitelistApplicationAdmin(LargeTableAdmin):
 
     @admin.display(description=_("criteria"))
     def evaluation_display(self, obj: WhitelistApplication) -> str:
-        evaluation = obj.evaluations.select_related("policy").order_by("-id").first()
+        evaluation = evaluation_shown(application=obj)
         if evaluation is None:
             return str(_("Not evaluated yet (drafts are evaluated on submission)."))
         rows = format_html_join(
@@ -216,14 +224,33 @@ class WhitelistApplicationAdmin(LargeTableAdmin):
             "<tr><td>{}</td><td><strong>{}</strong></td><td>{}</td></tr>",
             ((r["criterion"], r["outcome"], r["reason"]) for r in evaluation.results),
         )
+        facts = evaluation.facts or {}
+        facts_line = (
+            format_html(
+                "<p>{}: {} {} · {} {} · {} {}</p>",
+                _("Facts read then"),
+                _("verified:"),
+                _("yes") if facts.get("account_verified") else _("no"),
+                _("vertical:"),
+                facts.get("vertical_name") or facts.get("vertical_code", "—"),
+                _("followers:"),
+                f"{facts.get('followers_count', 0):,}",
+            )
+            if facts
+            else format_html(
+                "<p>{}</p>", _("The facts this evaluation read were not kept (older evaluation).")
+            )
+        )
         return format_html(
-            "<p>{}: <strong>{}</strong> · {} v{} · {}</p>"
+            "<p>{}: <strong>{}</strong> · {} v{} · {} · {}</p>{}"
             "<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
             _("Recommendation"),
             evaluation.get_recommendation_display(),
             _("policy"),
             evaluation.policy.version,
+            evaluation.get_trigger_display(),
             evaluation.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            facts_line,
             _("criterion"),
             _("outcome"),
             _("reason"),
@@ -266,14 +293,21 @@ class WhitelistApplicationAdmin(LargeTableAdmin):
         "reject": _("Reject"),
         "request_changes": _("Request changes"),
         "note": _("Add a note"),
+        "re_evaluate": _("Re-evaluate now"),
     }
+    # Offered in every state: a note, and running the criteria again.
+    ANY_STATE_DECISIONS = ("note", "re_evaluate")
 
     def _decide(
         self, request: HttpRequest, application: WhitelistApplication, decision: str, data: dict[str, Any]
     ) -> None:
         actor = authenticated_user(request)
         if decision == "approve":
-            services.application_approve(actor=actor, application=application, message=data["message"])
+            services.application_approve(
+                actor=actor, application=application, message=data["message"], override=data["override"]
+            )
+        elif decision == "re_evaluate":
+            services.application_evaluate(actor=actor, application=application)
         elif decision == "reject":
             services.application_reject(
                 actor=actor, application=application, reason_code=data["reason_code"], message=data["message"]
@@ -295,9 +329,13 @@ class WhitelistApplicationAdmin(LargeTableAdmin):
             return HttpResponseRedirect(reverse("admin:whitelist_whitelistapplication_changelist"))
         application = get_object_or_404(self.get_queryset(request), pk=pk)
         form = DecisionForm(request.POST if request.method == "POST" else None)
+        failing: dict[str, list[str]] = {}
         if request.method == "POST" and form.is_valid():
             try:
                 self._decide(request, application, decision, form.cleaned_data)
+            except services.CriteriaNotMet as error:
+                form.add_error(None, error.message)
+                failing = error.errors
             except (ApplicationError, ValidationError) as error:
                 form.add_error(None, service_error_text(error))
             else:
@@ -309,6 +347,13 @@ class WhitelistApplicationAdmin(LargeTableAdmin):
             "form": form,
             "application": application,
             "decision": decision,
+            "failing": failing,
+            "can_override": decision == "approve"
+            and services.can_override_criteria(user=authenticated_user(request)),
+            # The override is offered once the criteria refused the approval (or when it was asked for).
+            "offer_override": decision == "approve"
+            and bool(failing or form["override"].value())
+            and services.can_override_criteria(user=authenticated_user(request)),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/whitelist/decision_form.html", context)
@@ -321,7 +366,8 @@ class WhitelistApplicationAdmin(LargeTableAdmin):
         decisions = {
             key: label
             for key, label in self.DECISIONS.items()
-            if key == "note" or (application is not None and application.state == ApplicationState.SUBMITTED)
+            if key in self.ANY_STATE_DECISIONS
+            or (application is not None and application.state == ApplicationState.SUBMITTED)
         }
         extra_context = {**(extra_context or {}), "decisions": decisions}
         return super().change_view(request, object_id, form_url, extra_context)
@@ -339,6 +385,7 @@ class WhitelistApplicationAdmin(LargeTableAdmin):
             action="bulk_approve",
             title=str(self.DECISIONS["approve"]),
             form_class=DecisionForm,
+            # Never an override: an application whose required criteria fail is skipped and named.
             apply=lambda actor, application, data: services.application_approve(
                 actor=actor, application=application, message=data["message"]
             ),
@@ -420,7 +467,13 @@ class CriteriaPolicyAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, _("Select exactly one version to preview."), messages.ERROR)
             return None
-        preview = services.policy_preview_request(actor=authenticated_user(request), policy=queryset.get())
+        try:
+            preview = services.policy_preview_request(
+                actor=authenticated_user(request), policy=queryset.get()
+            )
+        except (ApplicationError, ValidationError) as error:
+            self.message_user(request, service_error_text(error), messages.ERROR)
+            return None
         self.message_user(request, _("The preview is being computed; this page shows its progress."))
         return HttpResponseRedirect(reverse("admin:whitelist_policypreview_change", args=[preview.pk]))
 
@@ -438,30 +491,47 @@ class CriteriaPolicyAdmin(admin.ModelAdmin):
         initial["open_verticals"] = list(active.open_verticals.all())
         return initial
 
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: Any = None,
+    ) -> HttpResponse:
+        # save_model calls the services; a refusal (a version frozen meanwhile) is told, never a 500.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ApplicationError, ValidationError) as error:
+            self.message_user(request, service_error_text(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     def save_model(self, request: HttpRequest, obj: CriteriaPolicy, form: Any, change: bool) -> None:
         actor = authenticated_user(request)
         data = {name: form.cleaned_data[name] for name in services.POLICY_FIELDS}
         if change:
-            for name, value in data.items():
-                setattr(obj, name, value)
-            obj.save()
+            updated = services.policy_update(
+                actor=actor, policy=obj, data=data, open_verticals=form.cleaned_data["open_verticals"]
+            )
         else:
-            created = services.policy_create_version(
+            updated = services.policy_create_version(
                 actor=actor, data=data, open_verticals=form.cleaned_data["open_verticals"]
             )
-            obj.pk = created.pk
-            obj.version = created.version
+        obj.pk = updated.pk
+        obj.version = updated.version
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        if change:
-            super().save_related(request, form, formsets, change)
+        """The services set the open verticals; the form's own m2m save would write around them."""
 
     @admin.action(description=_("Activate the selected version"), permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[CriteriaPolicy]) -> None:
         if queryset.count() != 1:
             self.message_user(request, _("Select exactly one version to activate."), messages.ERROR)
             return
-        policy = services.policy_activate(actor=authenticated_user(request), policy=queryset.get())
+        try:
+            policy = services.policy_activate(actor=authenticated_user(request), policy=queryset.get())
+        except (ApplicationError, ValidationError) as error:
+            self.message_user(request, service_error_text(error), messages.ERROR)
+            return
         self.message_user(request, _("Version %(version)d is now active.") % {"version": policy.version})
 
 

@@ -25,13 +25,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import OfficialAccount, Platform
-from accounts.permissions import can_manage_organization
 from accounts.selectors import official_account_list_visible_to
 from integrations.authentication import ApiKeyAuthentication, IsAuthenticatedOrApiKey, request_api_key
 from integrations.scopes import Scope
 from integrations.selectors import scoped_to_key
 from portal.auth import authenticated_user
-from portal.errors import PROBLEM_CONTENT_TYPE, Forbidden
+from portal.errors import PROBLEM_CONTENT_TYPE
 from portal.filters import StrictFilterBackend, StrictOrderingFilter
 from portal.openapi import problems
 from portal.pagination import IdCursorPagination, PagePagination
@@ -56,13 +55,13 @@ from .serializers import (
     ApplicationInputSerializer,
     ApplicationOutputSerializer,
     ApplicationUpdateSerializer,
+    ApproveInputSerializer,
     AttachmentInputSerializer,
     AttachmentOutputSerializer,
     EntryOutputSerializer,
     EntryReasonInputSerializer,
     EntryUpdateSerializer,
     EvaluationOutputSerializer,
-    MessageInputSerializer,
     RejectInputSerializer,
     RequestChangesInputSerializer,
     ReviewEventOutputSerializer,
@@ -92,6 +91,7 @@ EVIDENCE_VALUE = {
 EVALUATION_VALUE = {
     "recommendation": "eligible",
     "policy_version": 1,
+    "trigger": "submission",
     "results": [
         {
             "criterion": "verified_account",
@@ -104,6 +104,20 @@ EVALUATION_VALUE = {
             "reason": "250000 followers; the policy asks for 100000.",
         },
     ],
+    "facts": {
+        "account_verified": True,
+        "vertical_code": "food_beverage",
+        "vertical_name": "Food and beverage",
+        "followers_count": 250000,
+        **{
+            name: EVIDENCE_VALUE[name]
+            for name in ("has_in_house_team", "dev_team_size", "self_developed_products", "services")
+        },
+        "support_channels": EVIDENCE_VALUE["support_channels"],
+        "attachment_count": 0,
+        "last_revoked_at": None,
+        "now": "2026-03-02T09:30:00Z",
+    },
     "created_at": "2026-03-02T09:30:00Z",
 }
 
@@ -365,28 +379,62 @@ def _decision_schema(
     )
 
 
-@_decision_schema(
-    "Approve an application",
-    MessageInputSerializer,
-    OpenApiExample("A welcome", value={"message": "Welcome to the programme."}, request_only=True),
-    OpenApiExample(
-        "Approved",
-        value=_application_value("approved", decided_at="2026-03-04T10:15:00Z"),
-        response_only=True,
-    ),
-    "Cannot approve an application that is Withdrawn.",
+CRITERIA_NOT_MET_EXAMPLE = OpenApiExample(
+    "A required criterion fails now",
+    value={
+        "type": "urn:portal:problem:criteria-not-met",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "The required criteria are not met: Verified account.",
+        "errors": {
+            "verified_account": ["The account is not verified yet; platform staff must verify it first."]
+        },
+    },
+    response_only=True,
+    status_codes=["409"],
+    media_type=PROBLEM_CONTENT_TYPE,
+)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Approve an application",
+        tags=APPLICATIONS,
+        parameters=[APPLICATION_ID],
+        request=ApproveInputSerializer,
+        responses={200: ApplicationOutputSerializer, **problems(409, 415)},
+        examples=[
+            OpenApiExample("A welcome", value={"message": "Welcome to the programme."}, request_only=True),
+            OpenApiExample(
+                "An override",
+                value={"override": True, "message": "Verification is pending with the directory."},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Approved",
+                value=_application_value("approved", decided_at="2026-03-04T10:15:00Z"),
+                response_only=True,
+            ),
+            _conflict_example("Cannot approve an application that is Withdrawn."),
+            CRITERIA_NOT_MET_EXAMPLE,
+        ],
+    )
 )
 class ApplicationApproveApi(APIView):
     """Staff: approve a submitted application and grant or renew the account's whitelist entry.
 
-    A reviewer who belongs to the applicant organization cannot decide (403).
+    The criteria run again on the account as it is now; a required criterion that fails answers 409
+    `urn:portal:problem:criteria-not-met`, naming each in `errors`. Staff with the "override criteria"
+    permission may approve anyway with `override: true` and a `message` saying why, kept for staff in the
+    timeline (403 without the permission). A reviewer who belongs to the applicant organization cannot
+    decide (403).
     """
 
     permission_classes = [IsAdminUser]
 
     def post(self, request: Request, pk: int) -> Response:
         application = _application(request, pk)
-        serializer = MessageInputSerializer(data=request.data)
+        serializer = ApproveInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         application = services.application_approve(
             actor=authenticated_user(request), application=application, **serializer.validated_data
@@ -490,24 +538,29 @@ class ApplicationEventsApi(ListAPIView[ReviewEvent]):
         tags=APPLICATIONS,
         parameters=[APPLICATION_ID],
         request=None,
-        responses={200: EvaluationOutputSerializer},
-        examples=[OpenApiExample("Eligible", value=EVALUATION_VALUE, response_only=True)],
+        responses={200: EvaluationOutputSerializer, **problems(409)},
+        examples=[
+            OpenApiExample("Eligible", value=EVALUATION_VALUE, response_only=True),
+            _conflict_example(
+                "This application is submitted; eligibility is checked while it can still be edited."
+            ),
+        ],
     )
 )
 class ApplicationEvaluateApi(APIView):
     """Run the criteria of the active policy on the application as it is; its state does not change.
 
-    Owners and admins of the organization, and staff.
+    Owners and admins of the organization check a draft or an application under change request (409
+    otherwise); the check does not stand for the application once it is sent. Staff re-evaluate an
+    application in any state: the result becomes the evaluation shown with it, and the timeline records
+    who ran it.
     """
 
     permission_classes = [IsAuthenticated]
 
     def post(self, request: Request, pk: int) -> Response:
-        user = authenticated_user(request)
         application = _application(request, pk)
-        if not (user.is_staff or can_manage_organization(user=user, organization=application.organization)):
-            raise Forbidden("Only the owners and admins of the organization, or staff, can evaluate it.")
-        evaluation = services.application_evaluate(application=application)
+        evaluation = services.application_evaluate(actor=authenticated_user(request), application=application)
         return Response(EvaluationOutputSerializer(evaluation).data)
 
 

@@ -3,6 +3,7 @@
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -29,6 +30,13 @@ class Facts:
     attachment_count: int
     last_revoked_at: datetime | None
     now: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """The facts as JSON values, kept with an evaluation so a reviewer sees what was true then."""
+        values = asdict(self)
+        for name in ("last_revoked_at", "now"):
+            values[name] = values[name].isoformat() if values[name] is not None else None
+        return values
 
 
 @dataclass(frozen=True)
@@ -193,10 +201,15 @@ CRITERIA: tuple[Callable[[Facts, Rules], CriterionResult], ...] = (
 )
 
 
+def failing_required(results: Sequence[CriterionResult], rules: Rules) -> list[CriterionResult]:
+    """The results that make an application ineligible: required criteria that fail."""
+    return [r for r in results if r.outcome == Outcome.FAIL and r.criterion in rules.required_criteria]
+
+
 def evaluate(facts: Facts, rules: Rules) -> tuple[list[CriterionResult], str]:
     """Every criterion's result and the overall recommendation."""
     results = [criterion(facts, rules) for criterion in CRITERIA]
-    if any(r.outcome == Outcome.FAIL and r.criterion in rules.required_criteria for r in results):
+    if failing_required(results, rules):
         return results, Recommendation.INELIGIBLE
     if any(r.outcome == Outcome.NEEDS_REVIEW for r in results):
         return results, Recommendation.NEEDS_REVIEW

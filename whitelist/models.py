@@ -117,6 +117,8 @@ OPEN_APPLICATION_STATES = (
     ApplicationState.SUBMITTED,
     ApplicationState.CHANGES_REQUESTED,
 )
+# The states in which the applicant may change the evidence and check it against the criteria.
+EDITABLE_APPLICATION_STATES = (ApplicationState.DRAFT, ApplicationState.CHANGES_REQUESTED)
 
 
 class WhitelistApplication(models.Model):
@@ -155,6 +157,9 @@ class WhitelistApplication(models.Model):
                 condition=Q(has_in_house_team=True) | Q(dev_team_size=0),
                 name="whitelist_application_team_size_needs_team",
             ),
+        ]
+        permissions = [
+            ("override_criteria", _("May approve an application past a failed required criterion")),
         ]
         indexes = [
             models.Index(fields=["state", "submitted_at"], name="whitelist_app_queue_idx"),
@@ -213,8 +218,26 @@ class ApplicationAttachment(models.Model):
         return self.original_name
 
 
+class EvaluationTrigger(models.TextChoices):
+    """Why an evaluation ran; only an applicant's check can be of the applicant's making."""
+
+    APPLICANT = "applicant", _("Applicant's check")
+    SUBMISSION = "submission", _("At submission")
+    STAFF = "staff", _("Re-evaluated by staff")
+    DECISION = "decision", _("At decision")
+
+
+# Evaluations that speak for a submitted application: an applicant's check counts only while the
+# applicant may still edit it (a draft, or changes requested).
+EVALUATION_TRIGGERS_OF_RECORD = (
+    EvaluationTrigger.SUBMISSION,
+    EvaluationTrigger.STAFF,
+    EvaluationTrigger.DECISION,
+)
+
+
 class Evaluation(models.Model):
-    """The criteria's result on an application under one policy version; never changed."""
+    """The criteria's result on an application under one policy version, with the facts it read."""
 
     application = models.ForeignKey(
         WhitelistApplication, on_delete=models.CASCADE, related_name="evaluations"
@@ -222,6 +245,15 @@ class Evaluation(models.Model):
     policy = models.ForeignKey(CriteriaPolicy, on_delete=models.PROTECT, related_name="evaluations")
     results = models.JSONField(_("results"))
     recommendation = models.CharField(_("recommendation"), max_length=20, choices=Recommendation.choices)
+    # The database defaults let bulk loaders that predate these columns (seed_scale) insert rows.
+    trigger = models.CharField(
+        _("trigger"),
+        max_length=20,
+        choices=EvaluationTrigger.choices,
+        db_default=EvaluationTrigger.SUBMISSION,
+    )
+    # The account facts it read (verification, vertical, followers), as they were; {} before they were kept.
+    facts = models.JSONField(_("facts read"), db_default=models.Value({}, output_field=models.JSONField()))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -231,6 +263,7 @@ class Evaluation(models.Model):
         get_latest_by = "id"
         constraints = [
             choices_constraint("recommendation", Recommendation, "whitelist_evaluation_recommendation_valid"),
+            choices_constraint("trigger", EvaluationTrigger, "whitelist_evaluation_trigger_valid"),
         ]
 
     def __str__(self) -> str:

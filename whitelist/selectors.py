@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -13,6 +13,8 @@ from portal.email_claims import email_claimable
 
 from .constants import NOTIFIED_ENTRY_ACTIONS
 from .models import (
+    EDITABLE_APPLICATION_STATES,
+    EVALUATION_TRIGGERS_OF_RECORD,
     OPEN_APPLICATION_STATES,
     ApplicationState,
     CriteriaPolicy,
@@ -46,14 +48,33 @@ def application_list_visible_to(*, user: User, state: str = "") -> QuerySet[Whit
     return applications.order_by("-id")
 
 
+def evaluations_shown() -> QuerySet[Evaluation]:
+    """The evaluations that may speak for their application, wherever one is shown or filtered on.
+
+    Those taken at submission or resubmission, run by staff, or at a decision; an applicant's own check
+    only while the application can still change, so a check run after submission (with figures changed
+    meanwhile) never stands for it.
+    """
+    return Evaluation.objects.filter(
+        Q(trigger__in=EVALUATION_TRIGGERS_OF_RECORD) | Q(application__state__in=EDITABLE_APPLICATION_STATES)
+    )
+
+
+def evaluation_shown(*, application: WhitelistApplication) -> Evaluation | None:
+    """The newest evaluation shown with the application, or None."""
+    return (
+        evaluations_shown().filter(application=application).select_related("policy").order_by("-id").first()
+    )
+
+
 def with_latest_evaluation(
     applications: QuerySet[WhitelistApplication],
 ) -> QuerySet[WhitelistApplication]:
-    """Fetch each application's newest evaluation, with its policy, in one more query for the whole page."""
+    """Fetch each application's evaluation shown, with its policy, in one more query for the whole page."""
     return applications.prefetch_related(
         Prefetch(
             "evaluations",
-            queryset=Evaluation.objects.select_related("policy").order_by("-id")[:1],
+            queryset=evaluations_shown().select_related("policy").order_by("-id")[:1],
             to_attr=LATEST_EVALUATION_ATTR,
         )
     )

@@ -13,12 +13,13 @@ from .models import (
     ApplicationAttachment,
     EntryState,
     Evaluation,
+    EvaluationTrigger,
     ReasonCode,
     ReviewEvent,
     WhitelistApplication,
     WhitelistEntry,
 )
-from .selectors import LATEST_EVALUATION_ATTR
+from .selectors import LATEST_EVALUATION_ATTR, evaluation_shown
 
 
 class ProductSerializer(serializers.Serializer):
@@ -56,6 +57,30 @@ class StringListField(serializers.JSONField):
 @extend_schema_field(CriterionResultSerializer(many=True))
 class CriterionResultListField(serializers.JSONField):
     pass
+
+
+class EvaluationFactsSerializer(serializers.Serializer):
+    """What an evaluation read, as it was when it ran (documentation of the stored JSON)."""
+
+    account_verified = serializers.BooleanField()
+    vertical_code = serializers.CharField()
+    vertical_name = serializers.CharField()
+    followers_count = serializers.IntegerField()
+    has_in_house_team = serializers.BooleanField()
+    dev_team_size = serializers.IntegerField()
+    self_developed_products = ProductSerializer(many=True)
+    services = serializers.ListField(child=serializers.ChoiceField(choices=UserService.choices))
+    support_channels = serializers.ListField(child=serializers.CharField())
+    attachment_count = serializers.IntegerField()
+    last_revoked_at = serializers.DateTimeField(allow_null=True)
+    now = serializers.DateTimeField(help_text="When the evaluation read the facts.")
+
+
+@extend_schema_field(EvaluationFactsSerializer(allow_null=True))
+class EvaluationFactsField(serializers.JSONField):
+    def to_representation(self, value: Any) -> Any:
+        # Evaluations from before the facts were kept have none.
+        return value or None
 
 
 class ApplicationInputSerializer(serializers.Serializer):
@@ -98,17 +123,28 @@ class ApplicationUpdateSerializer(ApplicationInputSerializer):
 class EvaluationOutputSerializer(serializers.ModelSerializer):
     policy_version = serializers.IntegerField(source="policy.version")
     results = CriterionResultListField(read_only=True)
+    trigger = serializers.ChoiceField(
+        choices=EvaluationTrigger.choices,
+        read_only=True,
+        help_text="Why it ran: `applicant` (a check before sending), `submission` (at submission or "
+        "resubmission), `staff` (re-evaluated by staff), `decision` (at approval).",
+    )
+    facts = EvaluationFactsField(read_only=True, help_text="The facts it read, as they were then.")
 
     class Meta:
         model = Evaluation
-        fields = ["recommendation", "policy_version", "results", "created_at"]
+        fields = ["recommendation", "policy_version", "trigger", "results", "facts", "created_at"]
 
 
 class ApplicationOutputSerializer(serializers.ModelSerializer):
     self_developed_products = ProductListField(read_only=True)
     services = ServiceListField(read_only=True)
     support_channels = StringListField(read_only=True)
-    evaluation = serializers.SerializerMethodField(help_text="The newest evaluation; null before the first.")
+    evaluation = serializers.SerializerMethodField(
+        help_text="The evaluation that stands for the application: the newest taken at submission or "
+        "resubmission, by staff or at the decision (an applicant's own check only while it can still "
+        "change); null before the first."
+    )
 
     class Meta:
         model = WhitelistApplication
@@ -135,7 +171,7 @@ class ApplicationOutputSerializer(serializers.ModelSerializer):
     def get_evaluation(self, application: WhitelistApplication) -> dict[str, Any] | None:
         prefetched: list[Evaluation] | None = getattr(application, LATEST_EVALUATION_ATTR, None)
         if prefetched is None:
-            evaluation = application.evaluations.select_related("policy").order_by("-id").first()
+            evaluation = evaluation_shown(application=application)
         else:
             evaluation = prefetched[0] if prefetched else None
         return EvaluationOutputSerializer(evaluation).data if evaluation else None
@@ -178,6 +214,14 @@ class ReviewEventOutputSerializer(serializers.ModelSerializer):
 
 class MessageInputSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=5000, allow_blank=True, default="")
+
+
+class ApproveInputSerializer(MessageInputSerializer):
+    override = serializers.BooleanField(
+        default=False,
+        help_text="Approve although required criteria fail: staff with the override permission only; "
+        "`message` then says why, and is kept for staff.",
+    )
 
 
 class ReasonCodeField(serializers.SlugRelatedField[ReasonCode]):

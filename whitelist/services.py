@@ -1,4 +1,14 @@
-"""Every write of the whitelist: applications and their transitions, evaluations, entries, policies."""
+"""Every write of the whitelist: applications and their transitions, evaluations, entries, policies.
+
+Row locks, in the one order every service here takes them (and miniprograms/services.py, which takes
+the account before its links and reads entries without locking them):
+
+    official account → application → whitelist entry;  criteria policy rows on their own.
+
+Every lock is ``select_for_update(of=("self",))``: a joined row (the account's vertical, the entry's
+account) is read, never locked. No file is written while a row is locked: an upload is stored first
+and its row created after, in a short transaction.
+"""
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
@@ -8,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -21,8 +31,9 @@ from portal.errors import Conflict, Forbidden
 from portal.uploads import upload_check
 
 from .constants import NOTIFIED_ENTRY_ACTIONS, Criterion, Recommendation, UserService
-from .criteria import Facts, Rules, evaluate
+from .criteria import CriterionResult, Facts, Rules, evaluate, failing_required
 from .models import (
+    EDITABLE_APPLICATION_STATES,
     OPEN_APPLICATION_STATES,
     ApplicationAttachment,
     ApplicationState,
@@ -30,6 +41,7 @@ from .models import (
     CriteriaPolicy,
     EntryState,
     Evaluation,
+    EvaluationTrigger,
     PolicyPreview,
     PreviewStatus,
     ReasonCode,
@@ -50,7 +62,8 @@ EVIDENCE_FIELDS = (
     "after_sales_policy",
     "description",
 )
-EDITABLE_STATES = (ApplicationState.DRAFT, ApplicationState.CHANGES_REQUESTED)
+EDITABLE_STATES = EDITABLE_APPLICATION_STATES
+OVERRIDE_CRITERIA_PERMISSION = "whitelist.override_criteria"
 
 
 # Who may act
@@ -72,6 +85,11 @@ def ensure_reviewer(*, user: User, application: WhitelistApplication) -> None:
     ensure_staff(user=user)
     if Membership.objects.filter(user=user, organization_id=application.organization_id).exists():
         raise Forbidden(_("You belong to the applicant organization, so another reviewer must decide."))
+
+
+def can_override_criteria(*, user: User) -> bool:
+    """Staff holding the dedicated permission may approve past a failed required criterion."""
+    return bool(user.is_staff and user.is_active and user.has_perm(OVERRIDE_CRITERIA_PERMISSION))
 
 
 # Evidence
@@ -194,32 +212,87 @@ def facts_of(
     )
 
 
-def application_evaluate(
-    *, application: WhitelistApplication, policy: CriteriaPolicy | None = None
-) -> Evaluation:
-    """Run the criteria under a policy (the active one by default) and keep the result."""
-    policy = policy or policy_active()
+def _evaluation_create(
+    *, application: WhitelistApplication, trigger: EvaluationTrigger
+) -> tuple[Evaluation, list[CriterionResult]]:
+    """Run the active policy's criteria on the application as it is now and keep the result with the
+    facts it read; also return the required criteria that fail."""
+    policy = policy_active()
+    rules = rules_of(policy)
+    facts = facts_of(application)
     # The reasons are kept as words: in the site's default language whoever's request runs this, so that
     # every evaluation reads alike in the admin and the API.
     with translation.override(settings.LANGUAGE_CODE):
-        results, recommendation = evaluate(facts_of(application), rules_of(policy))
-    return Evaluation.objects.create(
+        results, recommendation = evaluate(facts, rules)
+    evaluation = Evaluation.objects.create(
         application=application,
         policy=policy,
         results=[result.as_dict() for result in results],
         recommendation=recommendation,
+        trigger=trigger,
+        facts=facts.as_dict(),
     )
+    return evaluation, failing_required(results, rules)
+
+
+@transaction.atomic
+def application_evaluate(*, actor: User, application: WhitelistApplication) -> Evaluation:
+    """Run the criteria now and keep the result.
+
+    An applicant checks a draft, or an application under change request, before sending it; the check
+    never stands for a submitted application. Staff (outside the organization) re-evaluate an application
+    in any state: the result becomes the one shown with it, and the timeline records who ran it.
+    """
+    if (
+        actor.is_staff
+        and not Membership.objects.filter(user=actor, organization_id=application.organization_id).exists()
+    ):
+        application = _locked_with_account(application)
+        evaluation, _failing = _evaluation_create(application=application, trigger=EvaluationTrigger.STAFF)
+        with translation.override(settings.LANGUAGE_CODE):
+            message = _("Re-evaluated now: %(recommendation)s under criteria version %(version)d.") % {
+                "recommendation": Recommendation(evaluation.recommendation).label,
+                "version": evaluation.policy.version,
+            }
+        ReviewEvent.objects.create(
+            application=application,
+            actor=actor,
+            message=message,
+            visible_to_applicant=False,
+            evaluation=evaluation,
+        )
+        return evaluation
+    ensure_applicant(user=actor, application_or_account=application)
+    application = _locked(application)
+    if application.state not in EDITABLE_STATES:
+        raise Conflict(
+            _("This application is %(state)s; eligibility is checked while it can still be edited.")
+            % {"state": str(ApplicationState(application.state).label).lower()},
+            code="invalid-transition",
+        )
+    evaluation, _failing = _evaluation_create(application=application, trigger=EvaluationTrigger.APPLICANT)
+    return evaluation
 
 
 # Transitions
 
 
 def _locked(application: WhitelistApplication) -> WhitelistApplication:
+    """The application's row, locked; its account and vertical are read with it, not locked."""
     return (
-        WhitelistApplication.objects.select_for_update()
+        WhitelistApplication.objects.select_for_update(of=("self",))
         .select_related("account", "account__vertical")
         .get(pk=application.pk)
     )
+
+
+def _locked_with_account(application: WhitelistApplication) -> WhitelistApplication:
+    """Lock the account, then the application (the lock order above): an evaluation that counts reads
+    facts that no account edit can change before the transaction ends."""
+    list(
+        OfficialAccount.objects.select_for_update(of=("self",)).filter(pk=application.account_id).values("pk")
+    )
+    return _locked(application)
 
 
 def _illegal(application: WhitelistApplication, action: str) -> Conflict:
@@ -301,10 +374,10 @@ def _notify_after_commit(event: ReviewEvent) -> None:
 def application_submit(*, actor: User, application: WhitelistApplication) -> WhitelistApplication:
     """Send a draft for review; it is evaluated against the active policy."""
     ensure_applicant(user=actor, application_or_account=application)
-    application = _locked(application)
+    application = _locked_with_account(application)
     if application.state != ApplicationState.DRAFT:
         raise _illegal(application, _("submit"))
-    evaluation = application_evaluate(application=application)
+    evaluation, _failing = _evaluation_create(application=application, trigger=EvaluationTrigger.SUBMISSION)
     _transition(
         application,
         allowed_from=(ApplicationState.DRAFT,),
@@ -320,10 +393,10 @@ def application_submit(*, actor: User, application: WhitelistApplication) -> Whi
 def application_resubmit(*, actor: User, application: WhitelistApplication) -> WhitelistApplication:
     """Send an application back to review after the requested changes; it is evaluated again."""
     ensure_applicant(user=actor, application_or_account=application)
-    application = _locked(application)
+    application = _locked_with_account(application)
     if application.state != ApplicationState.CHANGES_REQUESTED:
         raise _illegal(application, _("resubmit"))
-    evaluation = application_evaluate(application=application)
+    evaluation, _failing = _evaluation_create(application=application, trigger=EvaluationTrigger.SUBMISSION)
     _transition(
         application,
         allowed_from=(ApplicationState.CHANGES_REQUESTED,),
@@ -395,20 +468,69 @@ def application_reject(
     return application
 
 
+class CriteriaNotMet(Conflict):
+    """Approval refused: required criteria fail at decision time. ``errors`` names each, with its reason."""
+
+    code = "criteria-not-met"
+
+    def __init__(self, failing: list[CriterionResult]) -> None:
+        self.failing = [result.criterion for result in failing]
+        super().__init__(
+            _("The required criteria are not met: %(criteria)s.")
+            % {"criteria": ", ".join(_criterion_label(result.criterion) for result in failing)},
+            errors={result.criterion: [result.reason] for result in failing},
+        )
+
+
+def _criterion_label(criterion: str) -> str:
+    return str(Criterion(criterion).label) if criterion in Criterion.values else criterion
+
+
 @transaction.atomic
 def application_approve(
-    *, actor: User, application: WhitelistApplication, message: str = ""
+    *, actor: User, application: WhitelistApplication, message: str = "", override: bool = False
 ) -> WhitelistApplication:
-    """Approve and create (or renew) the account's whitelist entry under the active policy."""
+    """Approve and create (or renew) the account's whitelist entry under the active policy.
+
+    The criteria run again at decision time, on the account as it is now. A required criterion that
+    fails refuses the approval (CriteriaNotMet), unless staff holding the override permission say why:
+    then the message is the reason, recorded staff-only with the failing criteria.
+    """
     ensure_reviewer(user=actor, application=application)
-    application = _locked(application)
+    message = (message or "").strip()
+    if override:
+        if not can_override_criteria(user=actor):
+            raise Forbidden(_("Only staff allowed to override the criteria can approve past them."))
+        if not message:
+            raise ValidationError({"message": [_("Say why the criteria are overridden.")]})
+    application = _locked_with_account(application)
+    if application.state != ApplicationState.SUBMITTED:
+        raise _illegal(application, _("approve"))
+    evaluation, failing = _evaluation_create(application=application, trigger=EvaluationTrigger.DECISION)
+    if failing and not override:
+        raise CriteriaNotMet(failing)
+    if failing:
+        with translation.override(settings.LANGUAGE_CODE):
+            note = _("Approved past failed required criteria (%(criteria)s): %(reason)s") % {
+                "criteria": ", ".join(result.criterion for result in failing),
+                "reason": message,
+            }
+        ReviewEvent.objects.create(
+            application=application,
+            actor=actor,
+            message=note,
+            visible_to_applicant=False,
+            evaluation=evaluation,
+        )
     _transition(
         application,
         allowed_from=(ApplicationState.SUBMITTED,),
         to=ApplicationState.APPROVED,
         actor=actor,
         action=_("approve"),
-        message=(message or "").strip(),
+        # An override's reason is for staff; the applicant is told of the approval only.
+        message="" if failing else message,
+        evaluation=evaluation,
     )
     _entry_grant(application=application, actor=actor)
     return application
@@ -516,7 +638,11 @@ def _entry_grant(*, application: WhitelistApplication, actor: User) -> Whitelist
     policy = policy_active()
     now = timezone.now()
     valid_until = now + timedelta(days=policy.entry_validity_days)
-    entry = WhitelistEntry.objects.select_for_update().filter(account_id=application.account_id).first()
+    entry = (
+        WhitelistEntry.objects.select_for_update(of=("self",))
+        .filter(account_id=application.account_id)
+        .first()
+    )
     if entry is None:
         entry = WhitelistEntry.objects.create(
             account_id=application.account_id,
@@ -562,7 +688,7 @@ def _entry_move(
 ) -> WhitelistEntry:
     ensure_staff(user=actor)
     reason = _required_reason(reason)
-    entry = WhitelistEntry.objects.select_for_update().get(pk=entry.pk)
+    entry = WhitelistEntry.objects.select_for_update(of=("self",)).get(pk=entry.pk)
     if entry.state not in allowed_from:
         raise Conflict(
             _("Cannot %(action)s an entry that is %(state)s.")
@@ -595,7 +721,7 @@ def whitelist_entry_suspend(*, actor: User, entry: WhitelistEntry, reason: str) 
 @transaction.atomic
 def whitelist_entry_reinstate(*, actor: User, entry: WhitelistEntry, reason: str) -> WhitelistEntry:
     ensure_staff(user=actor)
-    locked = WhitelistEntry.objects.select_for_update().get(pk=entry.pk)
+    locked = WhitelistEntry.objects.select_for_update(of=("self",)).get(pk=entry.pk)
     if locked.state == EntryState.SUSPENDED and locked.valid_until <= timezone.now():
         raise Conflict(
             _("The entry's validity ended on %(date)s; the account needs a new application.")
@@ -631,7 +757,7 @@ def whitelist_entry_set_share_limit(
     ensure_staff(user=actor)
     if share_limit_per_hour < 1:
         raise ValidationError({"share_limit_per_hour": [_("At least one share per hour.")]})
-    entry = WhitelistEntry.objects.select_for_update().get(pk=entry.pk)
+    entry = WhitelistEntry.objects.select_for_update(of=("self",)).get(pk=entry.pk)
     before = entry.share_limit_per_hour
     if before == share_limit_per_hour:
         return entry
@@ -652,7 +778,7 @@ def whitelist_entries_expire(*, now: datetime | None = None) -> int:
     """Expire active and suspended entries past their date; running it again changes nothing."""
     now = now or timezone.now()
     due = list(
-        WhitelistEntry.objects.select_for_update(skip_locked=True)
+        WhitelistEntry.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(state__in=[EntryState.ACTIVE, EntryState.SUSPENDED], valid_until__lte=now)
         .values_list("pk", "state")
     )
@@ -680,7 +806,7 @@ def whitelist_entries_warn_expiring(*, now: datetime | None = None) -> int:
     """Warn organizations once, 30 days before their entry expires; running it again warns nobody twice."""
     now = now or timezone.now()
     due = list(
-        WhitelistEntry.objects.select_for_update(skip_locked=True)
+        WhitelistEntry.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(
             state=EntryState.ACTIVE,
             expiry_warning_sent_at__isnull=True,
@@ -718,24 +844,71 @@ POLICY_FIELDS = (
 )
 
 
-@transaction.atomic
-def policy_create_version(
-    *, actor: User, data: Mapping[str, Any], open_verticals: Any, based_on: CriteriaPolicy | None = None
-) -> CriteriaPolicy:
-    """A new, inactive version; unset values are copied from the active policy."""
-    ensure_staff(user=actor)
-    base = based_on or policy_active()
-    values = {name: data.get(name, getattr(base, name)) for name in POLICY_FIELDS}
+# Concurrent "new version" requests each take the next free number: the unique version is the arbiter,
+# and a request that lost the race tries the number after.
+POLICY_VERSION_ATTEMPTS = 20
+
+
+def _policy_values_clean(values: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(values["required_criteria"]) - set(Criterion.values))
     if unknown:
         raise ValidationError(
             {"required_criteria": [_("Unknown criteria: %(names)s.") % {"names": ", ".join(unknown)}]}
         )
-    latest = CriteriaPolicy.objects.select_for_update().order_by("-version").first()
-    policy = CriteriaPolicy(version=(latest.version if latest else 0) + 1, created_by=actor, **values)
+    return values
+
+
+@transaction.atomic
+def policy_create_version(
+    *, actor: User, data: Mapping[str, Any], open_verticals: Any, based_on: CriteriaPolicy | None = None
+) -> CriteriaPolicy:
+    """A new, inactive version numbered after the newest; unset values are copied from the active policy."""
+    ensure_staff(user=actor)
+    base = based_on or policy_active()
+    values = _policy_values_clean({name: data.get(name, getattr(base, name)) for name in POLICY_FIELDS})
+    for _attempt in range(POLICY_VERSION_ATTEMPTS):
+        # Each statement sees what committed before it, so a retry reads the number that won the race.
+        newest = CriteriaPolicy.objects.aggregate(newest=Max("version"))["newest"] or 0
+        policy = CriteriaPolicy(version=newest + 1, created_by=actor, **values)
+        # The version's uniqueness is left to the database, which settles concurrent inserts.
+        policy.full_clean(exclude=["open_verticals", "version"], validate_unique=False)
+        try:
+            with transaction.atomic():
+                policy.save()
+        except IntegrityError:
+            if not CriteriaPolicy.objects.filter(version=policy.version).exists():
+                raise
+            continue
+        policy.open_verticals.set(open_verticals if open_verticals is not None else base.open_verticals.all())
+        return policy
+    raise Conflict(_("Other versions are being created at the same time; try again."))
+
+
+@transaction.atomic
+def policy_update(
+    *, actor: User, policy: CriteriaPolicy, data: Mapping[str, Any], open_verticals: Any = None
+) -> CriteriaPolicy:
+    """Edit a version that was never active; one that ever was explains past evaluations, so it is frozen."""
+    ensure_staff(user=actor)
+    unknown = set(data) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValidationError({name: [_("This field cannot be set.")] for name in sorted(unknown)})
+    policy = CriteriaPolicy.objects.select_for_update(of=("self",)).get(pk=policy.pk)
+    if policy.is_frozen or policy.is_active:
+        raise Conflict(
+            _("Version %(version)d was active once and can no longer change; create a new version.")
+            % {"version": policy.version},
+            code="policy-frozen",
+        )
+    values = _policy_values_clean({name: data.get(name, getattr(policy, name)) for name in POLICY_FIELDS})
+    changed = [name for name, value in values.items() if getattr(policy, name) != value]
+    for name in changed:
+        setattr(policy, name, values[name])
     policy.full_clean(exclude=["open_verticals"])
-    policy.save()
-    policy.open_verticals.set(open_verticals if open_verticals is not None else base.open_verticals.all())
+    if changed:
+        policy.save(update_fields=changed)
+    if open_verticals is not None:
+        policy.open_verticals.set(open_verticals)
     return policy
 
 
@@ -743,7 +916,9 @@ def policy_create_version(
 def policy_activate(*, actor: User, policy: CriteriaPolicy) -> CriteriaPolicy:
     """Make this version the one active policy; the previous one stays, frozen, for old evaluations."""
     ensure_staff(user=actor)
-    policies = list(CriteriaPolicy.objects.select_for_update().filter(Q(is_active=True) | Q(pk=policy.pk)))
+    policies = list(
+        CriteriaPolicy.objects.select_for_update(of=("self",)).filter(Q(is_active=True) | Q(pk=policy.pk))
+    )
     policy = next(p for p in policies if p.pk == policy.pk)
     if policy.is_active:
         return policy
@@ -774,19 +949,9 @@ def attachment_original_name(name: str) -> str:
     return name[-200:]
 
 
-@transaction.atomic
-def application_attachment_add(
-    *, actor: User, application: WhitelistApplication, uploaded: UploadedFile
-) -> ApplicationAttachment:
-    """Attach a PDF, PNG or JPEG of at most 10 MB to a draft or an application under change request."""
-    ensure_applicant(user=actor, application_or_account=application)
-    application = _locked(application)
+def _attachment_room_check(application: WhitelistApplication) -> None:
     if application.state not in EDITABLE_STATES:
         raise _illegal(application, _("add documents to"))
-    if uploaded.size is None or uploaded.size == 0:
-        raise ValidationError({"file": [_("The file is empty.")]})
-    if uploaded.size > ATTACHMENT_MAX_BYTES:
-        raise ValidationError({"file": [_("The file is larger than 10 MB.")]})
     if application.attachments.count() >= ATTACHMENTS_PER_APPLICATION:
         raise ValidationError(
             {
@@ -795,6 +960,23 @@ def application_attachment_add(
                 ]
             }
         )
+
+
+def application_attachment_add(
+    *, actor: User, application: WhitelistApplication, uploaded: UploadedFile
+) -> ApplicationAttachment:
+    """Attach a PDF, PNG or JPEG of at most 10 MB to a draft or an application under change request.
+
+    The file is stored before any row is locked (a slow disk never holds the application's lock); the
+    state and the count are checked again under the lock, and a refused file is removed.
+    """
+    ensure_applicant(user=actor, application_or_account=application)
+    application.refresh_from_db(fields=["state"])
+    _attachment_room_check(application)
+    if uploaded.size is None or uploaded.size == 0:
+        raise ValidationError({"file": [_("The file is empty.")]})
+    if uploaded.size > ATTACHMENT_MAX_BYTES:
+        raise ValidationError({"file": [_("The file is larger than 10 MB.")]})
     checked = upload_check(
         uploaded=uploaded,
         field="file",
@@ -809,7 +991,13 @@ def application_attachment_add(
         uploaded_by=actor,
     )
     attachment.file.save(attachment_path(attachment, uploaded.name or ""), uploaded, save=False)
-    attachment.save()
+    try:
+        with transaction.atomic():
+            _attachment_room_check(_locked(application))
+            attachment.save()
+    except BaseException:
+        attachment.file.storage.delete(attachment.file.name)
+        raise
     return attachment
 
 

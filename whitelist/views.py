@@ -38,6 +38,8 @@ from .models import (
 from .selectors import (
     application_events_visible_to,
     application_list_visible_to,
+    evaluation_shown,
+    evaluations_shown,
     policy_active,
     whitelist_entry_list_visible_to,
 )
@@ -126,7 +128,7 @@ def _criteria_context() -> dict[str, object]:
 
 
 def _latest_evaluation(application: WhitelistApplication) -> Evaluation | None:
-    return application.evaluations.select_related("policy").order_by("-id").first()
+    return evaluation_shown(application=application)
 
 
 def _criteria_rows(evaluation: Evaluation | None) -> list[CriterionRow]:
@@ -198,7 +200,7 @@ def application_list(request: HttpRequest) -> HttpResponse:
     applications = application_list_visible_to(user=user, state=state).prefetch_related(
         Prefetch(
             "evaluations",
-            queryset=Evaluation.objects.only("id", "application_id", "recommendation").order_by("-id")[:1],
+            queryset=evaluations_shown().only("id", "application_id", "recommendation").order_by("-id")[:1],
             to_attr="latest_evaluations",
         )
     )
@@ -436,18 +438,12 @@ def application_evaluate(request: HttpRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     detail_url = reverse("whitelist:application-detail", args=[application.pk])
     try:
+        # This page is the applicant's check; staff re-evaluate in the admin.
         services.ensure_applicant(user=user, application_or_account=application)
-    except Forbidden as error:
+        evaluation = services.application_evaluate(actor=user, application=application)
+    except ApplicationError as error:
         messages.error(request, error.message)
         return redirect(detail_url)
-    if application.state not in services.EDITABLE_STATES:
-        messages.error(
-            request,
-            _("This application is %(state)s; eligibility is checked while it can still be edited.")
-            % {"state": _state_label(application.state).lower()},
-        )
-        return redirect(detail_url)
-    evaluation = services.application_evaluate(application=application)
     messages.success(
         request,
         _("Eligibility checked: %(recommendation)s. The result of each criterion is below.")

@@ -575,7 +575,12 @@ def test_account_edit__screen_name_of_verified_account__keeps_it_verified(client
 
     response = client.post(
         edit_url(account),
-        account_data(platform_uid="1000000001", screen_name="Alice Foods Official", vertical="commerce"),
+        account_data(
+            platform_uid="1000000001",
+            screen_name="Alice Foods Official",
+            vertical="commerce",
+            followers_count=str(account.followers_count),
+        ),
         follow=True,
     )
 

@@ -34,6 +34,7 @@ from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from miniprograms.models import MiniProgram, ProfileLink, ProfileLinkEvent, Share
 from tests import factories
 from tests.uploads import PDF, PNG
+from whitelist import services as whitelist_services
 from whitelist.models import (
     ApplicationAttachment,
     ApplicationState,
@@ -505,3 +506,63 @@ def test_object_operation__caller__gets_the_expected_answer(
         # ... and the answer is the one for an object that does not exist.
         missing = _send(world, caller, method, objects.fill_missing(route, target.values), target)
         assert missing.status_code == response.status_code
+
+
+# The same operations on an object in a state where a rule refuses them, by every caller
+
+
+def _unverified_decision(world: World) -> Target:
+    """A submitted application of an account staff never verified: approval fails a required criterion."""
+    draft = whitelist_services.application_create(
+        actor=world.owner, account=objects.unverified_account(world), data=objects.EVIDENCE
+    )
+    submitted = whitelist_services.application_submit(actor=world.owner, application=draft)
+    return Target({"pk": submitted.pk}, {"message": "Welcome."})
+
+
+# (method, route, the state) → what each of CALLERS gets, with the problem type of a 409.
+STATE_MATRIX: dict[tuple[str, str, str], tuple[Case, str]] = {
+    # An applicant's check runs only while the application can change; staff re-evaluate in any state.
+    ("POST", "/api/v1/applications/<int:pk>/evaluate/", "submitted"): (
+        Case(_application(SUBMITTED), (401, 404, 403, 409, 409, 200)),
+        "urn:portal:problem:invalid-transition",
+    ),
+    ("POST", "/applications/<int:pk>/evaluate/", "submitted"): (
+        Case(_application(SUBMITTED), (302, 404, REFUSED, REFUSED, REFUSED, REFUSED)),
+        "",
+    ),
+    # Approval re-runs the criteria: an unverified account's application is refused (no override asked).
+    ("POST", "/api/v1/applications/<int:pk>/approve/", "unverified account"): (
+        Case(_unverified_decision, (401, 403, 403, 403, 403, 409)),
+        "urn:portal:problem:criteria-not-met",
+    ),
+}
+
+STATE_CASES = [
+    pytest.param(operation, caller, index, id=f"{operation[0]} {operation[1]} ({operation[2]}) as {caller}")
+    for operation in STATE_MATRIX
+    for index, caller in enumerate(CALLERS)
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("operation", "caller", "index"), STATE_CASES)
+def test_object_operation_in_refusing_state__caller__gets_the_expected_answer(
+    operation: tuple[str, str, str], caller: str, index: int, world: World
+):
+    method, route, _state = operation
+    case, conflict_type = STATE_MATRIX[operation]
+    target = case.build(world)
+    url = objects.fill(route, target.values)
+    expected = case.expected[index]
+    before = _rows()
+    response = _send(world, caller, method, url, target)
+    if expected in (DONE, REFUSED):
+        assert response.status_code == 302, _text(response)[:500]
+        should_change = expected == DONE
+    else:
+        assert response.status_code == expected, _text(response)[:500]
+        should_change = response.status_code < 300
+    assert (_rows() != before) is should_change, "stored rows changed" if not should_change else "no change"
+    if response.status_code == 409:
+        assert response.json()["type"] == conflict_type

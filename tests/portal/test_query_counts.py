@@ -273,13 +273,13 @@ def grow_applications(world: World, step: int) -> None:
     world.attach(application)
     world.attach(application)
     whitelist_services.application_submit(actor=world.merchant, application=application)
-    whitelist_services.application_evaluate(application=application)
+    whitelist_services.application_evaluate(actor=world.staff, application=application)
     world.note(application)
 
 
 def grow_application_detail(world: World, step: int) -> None:
     world.attach(world.subject)
-    whitelist_services.application_evaluate(application=world.subject)
+    whitelist_services.application_evaluate(actor=world.merchant, application=world.subject)
     world.note(world.subject)
 
 

@@ -23,10 +23,16 @@ EVIDENCE = {
 }
 
 
-def apply(merchant, organization, *, screen_name: str = "Shop", platform_uid: str | None = None):
+def apply(
+    merchant, organization, *, screen_name: str = "Shop", platform_uid: str | None = None, verified_by=None
+):
     """A draft application for a new account of the organization, made by the services."""
     account = factories.official_account(
-        actor=merchant, organization=organization, screen_name=screen_name, platform_uid=platform_uid
+        actor=merchant,
+        organization=organization,
+        screen_name=screen_name,
+        platform_uid=platform_uid,
+        verified_by=verified_by,
     )
     return services.application_create(actor=merchant, account=account, data=EVIDENCE)
 
@@ -36,7 +42,8 @@ def submit(merchant, application: WhitelistApplication) -> WhitelistApplication:
 
 
 def approved_entry(merchant, organization, reviewer, **account) -> WhitelistEntry:
-    application = submit(merchant, apply(merchant, organization, **account))
+    """An entry granted by approving an application of a new account that the reviewer verified."""
+    application = submit(merchant, apply(merchant, organization, verified_by=reviewer, **account))
     services.application_approve(actor=reviewer, application=application)
     return WhitelistEntry.objects.get(account_id=application.account_id)
 
