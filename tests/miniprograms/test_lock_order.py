@@ -10,8 +10,7 @@ from django.db import connection, transaction
 
 from miniprograms import services
 from miniprograms.models import MiniProgram, MiniProgramState, ProfileLink, ProfileLinkState
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+from tests.uploads import PNG
 
 
 def waiting_on_locks() -> int:

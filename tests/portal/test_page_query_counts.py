@@ -29,11 +29,11 @@ from miniprograms import services as miniprogram_services
 from miniprograms.models import MiniProgram, ProfileLink
 from tests import factories
 from tests.miniprograms.conftest import EVIDENCE, whitelisted
+from tests.uploads import PDF
 from whitelist import services as whitelist_services
 from whitelist.models import CriteriaPolicy, WhitelistApplication
 
 SMALL, LARGE = 1, 4
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 _serial = itertools.count(1)
 
@@ -262,6 +262,7 @@ POST_ONLY = {
     "miniprograms:share": {"pk": 1, "link_id": 1},
     "set_language": {},
     "logout": {},
+    "email_confirm_resend": {},
 }
 
 # Pages with nothing that grows: the merchant's own settings, and the pages before log-in.
@@ -273,6 +274,7 @@ NOTHING_GROWS = {
     "password_reset_done": "a fixed message",
     "password_reset_confirm": "one user's reset form, reached by a one-time link",
     "password_reset_complete": "a fixed message",
+    "email_confirm": "one user's confirmation button, reached by a one-time link",
     "healthz": "the health check, not a page",
 }
 

@@ -36,6 +36,7 @@ PUBLIC_PASSWORDS = {
     "merchant-demo-2026": "seed_demo's merchants, documented in the README",
     "staff-demo-2026": "seed_demo's staff user, documented in the README",
     "correct-horse-battery-staple-42": "tests/factories.py, test users only",
+    "a-brand-new-passphrase-77": "tests/accounts/test_tokens.py, the new password of a test user",
 }
 # Made-up values shown in the API documentation.
 DOCUMENTATION_EXAMPLES = {

@@ -34,7 +34,8 @@ def gunicorn(tmp_path: Path) -> Iterator[int]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.settings.test",
-        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        # /healthz only asks the database for SELECT 1: a fresh SQLite file serves.
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "REDIS_URL": "",
         "DJANGO_READ_DOT_ENV": "false",
     }

@@ -9,6 +9,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from accounts.models import OfficialAccount, Vertical
+from tests.uploads import PDF
 from whitelist import services
 from whitelist.models import ApplicationAttachment, CriteriaPolicy, WhitelistApplication
 
@@ -78,7 +79,7 @@ def test_attachment_upload__while_the_file_is_written__holds_no_row_lock_on_post
 
     monkeypatch.setattr(storage, "_save", save_and_probe)
     # When the merchant uploads a document
-    uploaded = SimpleUploadedFile("licence.pdf", b"%PDF-1.7\n" + b"0" * 2048, content_type="application/pdf")
+    uploaded = SimpleUploadedFile("licence.pdf", PDF, content_type="application/pdf")
     attachment = services.application_attachment_add(actor=merchant, application=draft, uploaded=uploaded)
     # Then the file was written while no row was locked, and the document is attached
     assert seen == {"application": True, "account": True}
@@ -105,7 +106,7 @@ def test_attachment_upload__application_sent_meanwhile__is_refused_and_the_file_
         return stored
 
     monkeypatch.setattr(storage, "_save", save_then_submit)
-    uploaded = SimpleUploadedFile("licence.pdf", b"%PDF-1.7\n" + b"0" * 2048, content_type="application/pdf")
+    uploaded = SimpleUploadedFile("licence.pdf", PDF, content_type="application/pdf")
     # When the upload finishes, then it is refused under the lock, and the stored file is gone
     with pytest.raises(Conflict):
         services.application_attachment_add(actor=merchant, application=draft, uploaded=uploaded)
