@@ -188,6 +188,11 @@ class MembershipRole(models.TextChoices):
     MEMBER = "member", _("Member")
 
 
+# The roles that act for an organization: apply, manage its accounts, mini programs and webhooks,
+# and receive its emails. Members only read.
+MANAGING_ROLES = (MembershipRole.OWNER, MembershipRole.ADMIN)
+
+
 class Membership(models.Model):
     """A user's role in an organization."""
 

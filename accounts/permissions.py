@@ -4,7 +4,7 @@ from django.utils.translation import gettext as _
 
 from portal.errors import Forbidden
 
-from .models import Membership, MembershipRole, Organization, User
+from .models import MANAGING_ROLES, Membership, Organization, User
 
 
 def can_manage_organization(*, user: User, organization: Organization) -> bool:
@@ -16,7 +16,7 @@ def can_manage_organization(*, user: User, organization: Organization) -> bool:
     return Membership.objects.filter(
         user=user,
         organization=organization,
-        role__in=[MembershipRole.OWNER, MembershipRole.ADMIN],
+        role__in=MANAGING_ROLES,
     ).exists()
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from portal.email_claims import email_claimable
 
-from .models import Membership, MembershipRole, OfficialAccount, Organization, User, Vertical
+from .models import MANAGING_ROLES, Membership, MembershipRole, OfficialAccount, Organization, User, Vertical
 
 
 def organization_list_for(*, user: User) -> QuerySet[Organization]:
@@ -23,16 +23,14 @@ def organization_list_managed_by(*, user: User) -> QuerySet[Organization]:
         return Organization.objects.all()
     return Organization.objects.filter(
         memberships__user=user,
-        memberships__role__in=[MembershipRole.OWNER, MembershipRole.ADMIN],
+        memberships__role__in=MANAGING_ROLES,
     ).distinct()
 
 
 def organization_default_for(*, user: User) -> Organization | None:
     """The user's organization when it has exactly one it may manage, else None."""
     managed = list(
-        Membership.objects.filter(
-            user=user, role__in=[MembershipRole.OWNER, MembershipRole.ADMIN]
-        ).select_related("organization")[:2]
+        Membership.objects.filter(user=user, role__in=MANAGING_ROLES).select_related("organization")[:2]
     )
     return managed[0].organization if len(managed) == 1 else None
 
@@ -100,7 +98,7 @@ def organization_managers_to_email(*, organization_id: int) -> list[User]:
         User.objects.may_be_emailed()
         .filter(
             memberships__organization_id=organization_id,
-            memberships__role__in=[MembershipRole.OWNER, MembershipRole.ADMIN],
+            memberships__role__in=MANAGING_ROLES,
         )
         .only("email", "language", "time_zone")
         .order_by("pk")

@@ -4,7 +4,7 @@ from typing import TypeVar
 
 from django.db.models import Model, QuerySet
 
-from accounts.models import Membership, MembershipRole, User
+from accounts.models import MANAGING_ROLES, Membership, User
 
 from .models import ApiKey, WebhookDelivery, WebhookEndpoint
 
@@ -26,9 +26,9 @@ def webhook_endpoint_list_visible_to(*, user: User) -> QuerySet[WebhookEndpoint]
     endpoints = WebhookEndpoint.objects.select_related("organization")
     if not user.is_staff:
         endpoints = endpoints.filter(
-            organization__in=Membership.objects.filter(
-                user=user, role__in=[MembershipRole.OWNER, MembershipRole.ADMIN]
-            ).values("organization")
+            organization__in=Membership.objects.filter(user=user, role__in=MANAGING_ROLES).values(
+                "organization"
+            )
         )
     return endpoints.order_by("-id")
 

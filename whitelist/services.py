@@ -22,7 +22,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.models import Membership, MembershipRole, OfficialAccount, User
+from accounts.models import MANAGING_ROLES, Membership, OfficialAccount, User
 from accounts.permissions import ensure_staff
 from integrations.models import WebhookEvent
 from integrations.services import webhook_endpoints_exist, webhook_event_emit
@@ -75,7 +75,7 @@ def ensure_applicant(*, user: User, application_or_account: WhitelistApplication
     if not Membership.objects.filter(
         user=user,
         organization_id=organization_id,
-        role__in=[MembershipRole.OWNER, MembershipRole.ADMIN],
+        role__in=MANAGING_ROLES,
     ).exists():
         raise Forbidden(_("Only the owners and admins of the applicant organization can do this."))
 
@@ -806,12 +806,10 @@ def whitelist_entries_warn_expiring(*, now: datetime | None = None) -> int:
     """Warn organizations once, 30 days before their entry expires; running it again warns nobody twice."""
     now = now or timezone.now()
     due = list(
-        WhitelistEntry.objects.select_for_update(skip_locked=True, of=("self",))
+        WhitelistEntry.objects.in_force(now)
+        .select_for_update(skip_locked=True, of=("self",))
         .filter(
-            state=EntryState.ACTIVE,
-            expiry_warning_sent_at__isnull=True,
-            valid_until__gt=now,
-            valid_until__lte=now + timedelta(days=EXPIRY_WARNING_DAYS),
+            expiry_warning_sent_at__isnull=True, valid_until__lte=now + timedelta(days=EXPIRY_WARNING_DAYS)
         )
         .values_list("pk", flat=True)
     )

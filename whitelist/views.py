@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.forms import form_add_service_errors
-from accounts.models import MembershipRole, OfficialAccount, Organization, User
+from accounts.models import MANAGING_ROLES, OfficialAccount, Organization, User
 from accounts.selectors import organization_list_managed_by
 from portal.auth import authenticated_user
 from portal.errors import ApplicationError, Forbidden
@@ -103,9 +103,7 @@ def _applicant_organizations(user: User) -> QuerySet[Organization]:
     organizations = organization_list_managed_by(user=user)
     if user.is_staff:
         # Staff review applications; they apply only for an organization they own or administer.
-        organizations = organizations.filter(
-            memberships__user=user, memberships__role__in=[MembershipRole.OWNER, MembershipRole.ADMIN]
-        )
+        organizations = organizations.filter(memberships__user=user, memberships__role__in=MANAGING_ROLES)
     return organizations
 
 
