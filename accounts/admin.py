@@ -18,7 +18,13 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from portal.admin import OptionalReasonForm, ReasonForm, action_with_form, service_error_text
+from portal.admin import (
+    OptionalReasonForm,
+    ReasonForm,
+    ServiceSavingAdmin,
+    action_with_form,
+    service_error_text,
+)
 from portal.admin_pagination import LargeTableAdmin
 from portal.auth import authenticated_user
 from portal.errors import ApplicationError
@@ -50,26 +56,6 @@ from .services import (
     organization_set_identity_verified,
     organization_update,
 )
-
-
-class ServiceSavingAdmin(admin.ModelAdmin):
-    """A change form whose save a service may still refuse (a race after the form's checks).
-
-    The refusal rolls the whole save back (inlines included) and is shown on the form page again.
-    """
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: Any = None,
-    ) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except (ApplicationError, ValidationError) as error:
-            self.message_user(request, service_error_text(error), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 class MembershipFormSet(BaseInlineFormSet):

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
@@ -69,3 +69,23 @@ def action_with_form(
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
     }
     return TemplateResponse(request, "admin/action_form.html", context)
+
+
+class ServiceSavingAdmin(admin.ModelAdmin):
+    """A change form whose save a service may still refuse (a race after the form's checks).
+
+    The refusal rolls the whole save back (inlines included) and is shown on the form page again.
+    """
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: Any = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ApplicationError, ValidationError) as error:
+            self.message_user(request, service_error_text(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin import ReasonForm, action_with_form, service_error_text
+from portal.admin import ReasonForm, ServiceSavingAdmin, action_with_form, service_error_text
 from portal.admin_pagination import LargeTableAdmin
 from portal.auth import authenticated_user
 from portal.errors import ApplicationError
@@ -441,7 +441,8 @@ class PolicyForm(forms.ModelForm):
 
 
 @admin.register(CriteriaPolicy)
-class CriteriaPolicyAdmin(admin.ModelAdmin):
+class CriteriaPolicyAdmin(ServiceSavingAdmin):
+    # save_model calls the services; a refusal (a version frozen meanwhile) is told, never a 500.
     form = PolicyForm
     list_display = [
         "version",
@@ -490,20 +491,6 @@ class CriteriaPolicyAdmin(admin.ModelAdmin):
         initial = {name: getattr(active, name) for name in services.POLICY_FIELDS}
         initial["open_verticals"] = list(active.open_verticals.all())
         return initial
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: Any = None,
-    ) -> HttpResponse:
-        # save_model calls the services; a refusal (a version frozen meanwhile) is told, never a 500.
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except (ApplicationError, ValidationError) as error:
-            self.message_user(request, service_error_text(error), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request: HttpRequest, obj: CriteriaPolicy, form: Any, change: bool) -> None:
         actor = authenticated_user(request)
