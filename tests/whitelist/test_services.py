@@ -2,8 +2,10 @@
 
 import threading
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -603,7 +605,10 @@ def test_revoke__then_new_application__fails_good_standing_and_is_ineligible(
     evaluation = Evaluation.objects.get(application=again)
     standing = next(r for r in evaluation.results if r["criterion"] == Criterion.GOOD_STANDING)
     assert standing["outcome"] == Outcome.FAIL
-    assert f"revoked on {entry.revoked_at.date().isoformat()}, less than 180 days ago" in standing["reason"]
+    # (the date the merchant reads is the one in the merchant's zone, which is a day ahead of UTC
+    # from 16:00 UTC)
+    revoked_on = timezone.localtime(entry.revoked_at, ZoneInfo(settings.MERCHANT_TIME_ZONE)).date()
+    assert f"revoked on {revoked_on.isoformat()}, less than 180 days ago" in standing["reason"]
     assert evaluation.recommendation == Recommendation.INELIGIBLE
 
 
