@@ -17,7 +17,7 @@ from rest_framework.authtoken.models import Token
 from portal.throttling import COUNTER_FAILURES
 
 from .authentication import token_is_expired
-from .hooks import account_dependents, accounts_changed
+from .hooks import account_dependents
 from .models import (
     DirectoryConflict,
     DirectoryConflictState,
@@ -31,6 +31,7 @@ from .models import (
     Vertical,
 )
 from .permissions import ensure_can_manage_organization, ensure_staff
+from .profile_cache import profile_forget_changed_accounts
 
 # Changing one of these changes who the account is, so staff must verify it again.
 ACCOUNT_IDENTITY_FIELDS = ("platform", "platform_uid", "kind")
@@ -376,7 +377,7 @@ def official_account_update(
         update_fields += ["verification_status", "verified_at"]
     _save_account(account, update_fields=update_fields)
     # The cached profile is keyed by platform and uid: forget it under the old identity too.
-    accounts_changed(account_ids=[account.pk], previous_identities=[previous_identity])
+    profile_forget_changed_accounts([account.pk], [previous_identity])
     return account
 
 

@@ -7,10 +7,8 @@ class MiniprogramsConfig(AppConfig):
     name = "miniprograms"
 
     def ready(self) -> None:
-        from accounts.hooks import register_account_dependents_check, register_accounts_changed_callback
+        from accounts.hooks import register_account_dependents_check
 
-        from .profile import profile_forget_changed_accounts
         from .selectors import account_profile_link_dependents
 
         register_account_dependents_check(account_profile_link_dependents)
-        register_accounts_changed_callback(profile_forget_changed_accounts)

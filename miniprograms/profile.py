@@ -1,8 +1,8 @@
 """The public profile section: an account's live mini programs, cached and forgotten on every change.
 
 Read on every profile view of the platform, so a hit costs no query (one cache round trip) and a
-miss costs two. Every service that changes what a profile shows calls `profile_forget_accounts`,
-which acts after its commit.
+miss costs two. Every service that changes what a profile shows calls `profile_forget_accounts`
+(accounts/profile_cache.py, beneath every app that changes a profile), which acts after its commit.
 
 A cached body is stored with the profile's version, a random token kept under a key of its own;
 forgetting a profile writes a new token. A reader takes the token (in the same round trip as the
@@ -14,36 +14,23 @@ one after the read, with an add that fails if a forget wrote one in the meantime
 short tombstone would do only as long as no miss takes longer than the tombstone lives.)
 """
 
-import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import OfficialAccount
+from accounts.profile_cache import PROFILE_VERSION_SECONDS, profile_cache_key, profile_version_key
+
+from .models import MiniProgramState, ProfileLink, ProfileLinkState
+
 PROFILE_CACHE_SECONDS = 300
-# Longer than a body lives; a version that expires only turns the next read into a miss.
-PROFILE_VERSION_SECONDS = 24 * 3600
 
 Pair = tuple[str, str]
-
-
-def _digest(platform_uid: str) -> str:
-    return hashlib.sha256(platform_uid.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def profile_cache_key(platform: str, platform_uid: str) -> str:
-    """The cache key of a profile; the uid is hashed, as it may hold any character and any length."""
-    return f"profile:v3:{platform}:{_digest(platform_uid)}"
-
-
-def profile_version_key(platform: str, platform_uid: str) -> str:
-    """The key of the profile's version token, which every forget replaces."""
-    return f"profile-version:v3:{platform}:{_digest(platform_uid)}"
 
 
 def profile_section(*, platform: str, platform_uid: str) -> dict[str, Any] | None:
@@ -84,10 +71,6 @@ def profile_sections(pairs: Iterable[Pair]) -> dict[Pair, dict[str, Any] | None]
 
 
 def _profiles_from_database(pairs: list[Pair]) -> dict[Pair, tuple[dict[str, Any] | None, int]]:
-    from accounts.models import OfficialAccount
-
-    from .models import MiniProgramState, ProfileLink, ProfileLinkState
-
     which = Q()
     for platform, platform_uid in pairs:
         which |= Q(platform=platform, platform_uid=platform_uid)
@@ -135,51 +118,3 @@ def _profiles_from_database(pairs: list[Pair]) -> dict[Pair, tuple[dict[str, Any
         expires_in = max(1, min(PROFILE_CACHE_SECONDS, int(until_lapse.total_seconds())))
         result[pair] = ({"whitelisted": True, "miniprograms": shown[account_id]}, expires_in)
     return result
-
-
-def profile_forget(pairs: Iterable[tuple[str, str]]) -> None:
-    """Give these profiles new versions: no body cached before is served again.
-
-    The cached bodies are deleted too (a delete is tried even while the cache counts Redis as away,
-    unlike a write), so a body does not come back with its version when Redis does.
-    """
-    pairs = list(pairs)
-    if not pairs:
-        return
-    cache.delete_many([profile_cache_key(*pair) for pair in pairs])
-    cache.set_many(
-        {profile_version_key(*pair): secrets.token_hex(16) for pair in pairs}, timeout=PROFILE_VERSION_SECONDS
-    )
-
-
-def profile_forget_accounts(account_ids: Iterable[int]) -> None:
-    """After the current transaction commits, forget the cached profiles of these accounts."""
-    ids = sorted(set(account_ids))
-    if not ids:
-        return
-
-    def forget() -> None:
-        from accounts.models import OfficialAccount
-
-        profile_forget(OfficialAccount.objects.filter(pk__in=ids).values_list("platform", "platform_uid"))
-
-    transaction.on_commit(forget, robust=True)
-
-
-def profile_forget_changed_accounts(
-    account_ids: Sequence[int], previous_identities: Sequence[tuple[str, str]]
-) -> None:
-    """accounts.hooks callback: forget the profiles of changed accounts, under their old identity too."""
-    profile_forget_accounts(account_ids)
-    if previous_identities:
-        profile_forget_after_commit(previous_identities)
-
-
-def profile_forget_after_commit(pairs: Iterable[tuple[str, str]]) -> None:
-    pairs = list(pairs)
-
-    def forget() -> None:
-        profile_forget(pairs)
-
-    # A named function, not a partial: Django logs a failing robust callback by its __qualname__.
-    transaction.on_commit(forget, robust=True)

@@ -33,6 +33,7 @@ from django.utils.translation import ngettext
 
 from accounts.models import Membership, OfficialAccount, Organization, User
 from accounts.permissions import ensure_can_manage_organization, ensure_staff
+from accounts.profile_cache import profile_forget_accounts
 from integrations.models import ApiKey, WebhookEvent
 from integrations.services import webhook_endpoints_exist, webhook_event_emit
 from portal.cache import redis_failed, redis_skipped
@@ -55,7 +56,6 @@ from .models import (
     ShareWindowUsage,
     icon_path,
 )
-from .profile import profile_forget_accounts
 from .quota import (
     WINDOW,
     DatabaseQuota,

@@ -34,6 +34,7 @@ class ApplicationError(Exception):
 
     status_code = 400
     code = "application-error"
+    title: str | None = None
 
     def __init__(
         self,
@@ -52,6 +53,33 @@ class ApplicationError(Exception):
         if status_code is not None:
             self.status_code = status_code
         self.errors = dict(errors) if errors else {}
+
+
+class InvalidInput(ApplicationError):
+    """Input that breaks the rule of one or more fields: a 400 naming each field, as a form shows it.
+
+    `errors` maps field names (or "non_field_errors") to messages; a plain message is a non-field one.
+    """
+
+    status_code = 400
+    code = "validation-error"
+    title = "Invalid input."
+
+    def __init__(self, errors: Mapping[str, Any] | str, *, headers: Mapping[str, str] | None = None) -> None:
+        if isinstance(errors, str):
+            errors = {NON_FIELD_KEY: [errors]}
+        named = {
+            str(field): [
+                str(message) for message in (messages if isinstance(messages, (list, tuple)) else [messages])
+            ]
+            for field, messages in errors.items()
+        }
+        super().__init__(_first_message(named), errors=named, headers=headers)
+
+    @classmethod
+    def from_django(cls, exc: DjangoValidationError) -> "InvalidInput":
+        """A model's or validator's ValidationError (full_clean, a field validator) in the one error type."""
+        return cls(django_validation_errors(exc))
 
 
 class Conflict(ApplicationError):
@@ -242,7 +270,9 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
         )
     elif isinstance(exc, ApplicationError):
         headers.update(exc.headers)
-        body = problem_body(exc.status_code, detail=exc.message, code=exc.code, errors=exc.errors or None)
+        body = problem_body(
+            exc.status_code, title=exc.title, detail=exc.message, code=exc.code, errors=exc.errors or None
+        )
     elif isinstance(exc, Http404):
         body = problem_body(404, detail="Not found.")
     elif isinstance(exc, DjangoPermissionDenied):

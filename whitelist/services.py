@@ -24,9 +24,9 @@ from django.utils.translation import gettext as _
 
 from accounts.models import MANAGING_ROLES, Membership, OfficialAccount, User
 from accounts.permissions import ensure_staff
+from accounts.profile_cache import profile_forget_accounts
 from integrations.models import WebhookEvent
 from integrations.services import webhook_endpoints_exist, webhook_event_emit
-from miniprograms.profile import profile_forget_accounts
 from portal.errors import Conflict, Forbidden
 from portal.uploads import upload_check
 

@@ -16,9 +16,10 @@ from accounts.models import (
     User,
     VerificationStatus,
 )
+from accounts.profile_cache import profile_cache_key
 from accounts.services import official_account_update
 from miniprograms import services as miniprogram_services
-from miniprograms.profile import profile_cache_key, profile_section
+from miniprograms.profile import profile_section
 from tests import factories
 from tests.miniprograms.conftest import EVIDENCE, whitelisted
 from whitelist import services as whitelist_services

@@ -6,6 +6,7 @@ import pytest
 import redis
 from rest_framework.test import APIClient
 
+from accounts.profile_cache import profile_forget
 from benchmarks.http_load import (
     HttpResult,
     Server,
@@ -18,7 +19,6 @@ from benchmarks.http_load import (
 )
 from integrations.models import ApiKey
 from miniprograms.models import Share
-from miniprograms.profile import profile_forget
 
 # `wrk --latency` with the generated script, against the refused share of a gunicorn run.
 SHARE_RUN = """\

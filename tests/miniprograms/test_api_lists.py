@@ -8,10 +8,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.profile_cache import profile_forget
 from integrations.scopes import Scope
 from integrations.services import api_key_issue
 from miniprograms import services
-from miniprograms.profile import profile_forget
 from tests.api_contract import assert_documented, assert_problem, ids, walk
 from tests.uploads import PNG
 from whitelist import services as whitelist_services

@@ -187,7 +187,8 @@ def test_cache__readers_while_entry_suspended_and_reinstated__no_read_after_a_ch
     from django.conf import settings
     from django.db import connection, transaction
 
-    from miniprograms.profile import profile_cache_key, profile_section
+    from accounts.profile_cache import profile_cache_key
+    from miniprograms.profile import profile_section
 
     # Given the profile cached on Redis, and readers reading it in a loop
     assert settings.CACHES["default"]["BACKEND"] == "portal.cache.ResilientRedisCache"
@@ -260,7 +261,7 @@ def test_cache__readers_while_entry_suspended_and_reinstated__no_read_after_a_ch
 
 @pytest.mark.django_db
 def test_profile__unknown_account__writes_nothing_to_the_cache():
-    from miniprograms.profile import profile_cache_key, profile_version_key
+    from accounts.profile_cache import profile_cache_key, profile_version_key
 
     assert APIClient().get("/api/v1/profiles/weibo/5550001/miniprograms/").status_code == 404
     assert cache.get(profile_version_key("weibo", "5550001")) is None

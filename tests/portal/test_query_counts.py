@@ -33,11 +33,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import OfficialAccount, Organization, User
+from accounts.profile_cache import profile_forget
 from integrations import services as integration_services
 from integrations.models import WebhookEndpoint, WebhookEvent
 from miniprograms import services as miniprogram_services
 from miniprograms.models import MiniProgram, ProfileLink
-from miniprograms.profile import profile_forget
 from miniprograms.quota import RedisQuota, quota_backend, window_start
 from tests import factories
 from tests.integrations.test_scope_matrix import SCOPE_MATRIX, api_operations
