@@ -18,15 +18,15 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from portal.admin import (
+from accounts.admin_actions import (
     OptionalReasonForm,
     ReasonForm,
     ServiceSavingAdmin,
     action_with_form,
     service_error_text,
 )
+from accounts.auth import authenticated_user
 from portal.admin_pagination import LargeTableAdmin
-from portal.auth import authenticated_user
 from portal.errors import ApplicationError
 
 from .models import (

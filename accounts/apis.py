@@ -16,9 +16,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations.authentication import ApiKeyAuthentication, request_api_key
-from integrations.scopes import Scope
-from portal.auth import authenticated_user
+from accounts.auth import authenticated_user
+from accounts.scopes import Scope
+from portal.api_keys import api_key_authentication, request_api_key
 from portal.errors import PROBLEM_CONTENT_TYPE
 from portal.filters import StrictFilterBackend, StrictOrderingFilter
 from portal.openapi import problem, problems
@@ -117,7 +117,7 @@ class RegisterApi(APIView):
     confirms the address follows (until confirmed, the portal mails that address nothing else)."""
 
     # Only to refuse API keys with 403; sign-up is anonymous.
-    authentication_classes = [ApiKeyAuthentication]
+    authentication_classes = api_key_authentication()
     permission_classes = [AllowAny]
 
     def post(self, request: Request) -> Response:
@@ -179,7 +179,7 @@ class TokenApi(ObtainAuthToken):
     endpoint then issues a new one. Changing or resetting the password deletes the user's tokens.
     """
 
-    authentication_classes = [ApiKeyAuthentication]
+    authentication_classes = api_key_authentication()
     # ObtainAuthToken's own list, with the depth-limited JSON parser.
     parser_classes = [FormParser, MultiPartParser, JSONParser]
     throttle_classes = [PrincipalRateThrottle, IpRateThrottle]

@@ -7,7 +7,6 @@ from . import views
 app_name = "accounts"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("signup/", views.signup, name="signup"),
     path("preferences/", views.preferences, name="preferences"),
     path("accounts/new/", views.account_create, name="account-create"),

@@ -1,5 +1,5 @@
-"""Merchant web pages: sign-up, log in and out, preferences and the language switch, dashboard and
-official account forms."""
+"""Merchant web pages: sign-up, log in and out, preferences and the language switch, and the official
+account forms. (The home page, which reads every app, is home.views.)"""
 
 from django.conf import settings
 from django.contrib import messages
@@ -8,8 +8,6 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
@@ -17,13 +15,11 @@ from django.utils.translation import gettext as _
 from django.views import i18n
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal.auth import authenticated_user
+from accounts.auth import authenticated_user
 from portal.errors import ApplicationError
 from portal.middleware import language_from_cookie
-from whitelist.models import WhitelistApplication
 
 from .forms import (
-    AccountFilterForm,
     OfficialAccountForm,
     PreferencesForm,
     SignupForm,
@@ -32,7 +28,7 @@ from .forms import (
 from .links import email_confirmation_user
 from .models import User, VerificationStatus
 from .permissions import can_manage_organization
-from .selectors import official_account_list_visible_to, organization_list_for, organization_list_managed_by
+from .selectors import official_account_list_visible_to, organization_list_managed_by
 from .services import (
     email_confirmation_resend,
     official_account_create,
@@ -41,8 +37,6 @@ from .services import (
     user_preferences_update,
     user_register,
 )
-
-ACCOUNTS_PER_PAGE = 25
 
 
 def _remember_language(response: HttpResponse, language: str) -> None:
@@ -118,7 +112,7 @@ class LogoutView(auth_views.LogoutView):
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect("accounts:dashboard")
+        return redirect("home:dashboard")
     form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -141,7 +135,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 _("Welcome, %(username)s! %(organization)s is registered; add its official accounts next.")
                 % {"username": user.username, "organization": organization.name},
             )
-            return redirect("accounts:dashboard")
+            return redirect("home:dashboard")
     return render(request, "accounts/signup.html", {"form": form})
 
 
@@ -152,7 +146,7 @@ def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
     if user is not None and request.method == "POST":
         user_email_confirm(user=user)
         messages.success(request, _("Your email address is confirmed."))
-        return redirect("accounts:dashboard" if request.user.is_authenticated else "login")
+        return redirect("home:dashboard" if request.user.is_authenticated else "login")
     return render(request, "accounts/email_confirm.html", {"confirm_user": user})
 
 
@@ -166,50 +160,7 @@ def email_confirmation_resend_view(request: HttpRequest) -> HttpResponse:
         )
     elif user.email_confirmed_at is None:
         messages.warning(request, _("Several links were sent already; wait a while before asking again."))
-    return redirect("accounts:dashboard")
-
-
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    user = authenticated_user(request)
-    filter_form = AccountFilterForm(request.GET)
-    filters = filter_form.filters()
-    # The whitelist column: the entry joined, the latest application prefetched; no query per row.
-    accounts = (
-        official_account_list_visible_to(user=user, **filters)
-        .select_related("whitelist_entry")
-        .prefetch_related(
-            Prefetch(
-                "applications",
-                queryset=WhitelistApplication.objects.only("id", "account", "state").order_by("-id")[:1],
-                to_attr="latest_applications",
-            )
-        )
-    )
-    page = Paginator(accounts, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
-
-    # One permission check per organization on the page, not per row.
-    manageable: dict[int, bool] = {}
-    for account in page:
-        if account.organization_id not in manageable:
-            manageable[account.organization_id] = can_manage_organization(
-                user=user, organization=account.organization
-            )
-    rows = [(account, manageable[account.organization_id]) for account in page]
-
-    is_filtered = any(filters.values())
-    has_any_account = bool(rows) or (is_filtered and official_account_list_visible_to(user=user).exists())
-    context = {
-        "filter_form": filter_form,
-        "is_filtered": is_filtered,
-        "has_any_account": has_any_account,
-        "page_obj": page,
-        "rows": rows,
-        # Staff see every organization; listing them all here would not help anyone.
-        "organizations": [] if user.is_staff else organization_list_for(user=user),
-        "can_add_account": organization_list_managed_by(user=user).exists(),
-    }
-    return render(request, "accounts/dashboard.html", context)
+    return redirect("home:dashboard")
 
 
 @login_required
@@ -242,7 +193,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
                 _("%(account)s was added. Platform staff will verify it before it can apply.")
                 % {"account": account.screen_name},
             )
-            return redirect("accounts:dashboard")
+            return redirect("home:dashboard")
     return render(request, "accounts/account_form.html", {"form": form, "account": None})
 
 
@@ -261,7 +212,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
         changes = form.changed_account_fields()
         if not changes:
             messages.info(request, _("Nothing changed."))
-            return redirect("accounts:dashboard")
+            return redirect("home:dashboard")
         was_unverified = account.verification_status == VerificationStatus.UNVERIFIED
         try:
             updated = official_account_update(
@@ -283,5 +234,5 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 )
             else:
                 messages.success(request, _("%(account)s was saved.") % {"account": updated.screen_name})
-            return redirect("accounts:dashboard")
+            return redirect("home:dashboard")
     return render(request, "accounts/account_form.html", {"form": form, "account": account})

@@ -526,8 +526,8 @@ def prepare_targets(*, valid_for: float = 0) -> list[Target]:
     from django.utils import timezone
 
     from accounts.models import User
+    from accounts.scopes import Scope
     from integrations.models import ApiKey
-    from integrations.scopes import Scope
     from integrations.services import api_key_issue, api_key_revoke
     from miniprograms.models import MiniProgramState, ProfileLink, ProfileLinkState
     from miniprograms.quota import WINDOW, window_start

@@ -102,8 +102,8 @@ def prepare_load(*, accounts: int) -> tuple[list[LoadAccount], str]:
     from django.utils import timezone
 
     from accounts.models import User
+    from accounts.scopes import Scope
     from integrations.models import ApiKey
-    from integrations.scopes import Scope
     from integrations.services import api_key_issue, api_key_revoke
     from miniprograms.models import MiniProgramState, ProfileLink, ProfileLinkState, Share
     from miniprograms.quota import window_start

@@ -10,14 +10,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin import action_with_form
+from accounts.admin_actions import action_with_form
+from accounts.auth import authenticated_user
+from accounts.scopes import Scope
 from portal.admin_pagination import LargeTableAdmin
-from portal.auth import authenticated_user
 from portal.errors import ApplicationError
 
 from . import services
 from .models import ApiKey, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from .scopes import Scope
 
 
 class ConfirmForm(forms.Form):

@@ -12,8 +12,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.auth import authenticated_user
 from accounts.selectors import organization_default_for, organization_list_for
-from portal.auth import authenticated_user
 from portal.filters import StrictFilterBackend
 from portal.openapi import problems
 from portal.pagination import IdCursorPagination, PagePagination

@@ -1,31 +1,22 @@
 """`Authorization: Api-Key <key>`: who a key is, and the one place its scopes are enforced."""
 
-from typing import Any
+from typing import cast
 
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework_api_key.permissions import KeyParser
+
+from portal.api_keys import api_key_scopes_of
+from portal.api_keys import request_api_key as portal_request_api_key
 
 from .models import ApiKey
 
 # last_used_at is written at most this often per key, so reads do not each cost a write.
 LAST_USED_RESOLUTION_SECONDS = 60
-
-
-def api_key_scopes_of(view: Any, method: str) -> str | None:
-    """The scope a view asks of a key for this method; None when keys may not use it."""
-    scopes: dict[str, str] = getattr(view, "api_key_scopes", {}) or {}
-    if method == "HEAD":
-        method = "GET"
-    if method == "OPTIONS":
-        # Describing the endpoint needs the scope of its reads, else of any method it offers keys.
-        return scopes.get("GET") or next(iter(scopes.values()), None)
-    return scopes.get(method)
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -83,13 +74,5 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 def request_api_key(request: Request) -> ApiKey | None:
-    """The key a request was authenticated with, if any."""
-    auth = request.auth
-    return auth if isinstance(auth, ApiKey) else None
-
-
-class IsAuthenticatedOrApiKey(BasePermission):
-    """A signed-in user, or a key (whose scope ApiKeyAuthentication has already checked)."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(request_api_key(request) or (request.user and request.user.is_authenticated))
+    """The key a request was authenticated with, if any, as this app's model."""
+    return cast(ApiKey | None, portal_request_api_key(request))

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Organization, User
 from accounts.permissions import ensure_can_manage_organization, ensure_staff
+from accounts.scopes import Scope
 from portal.errors import ApplicationError
 
 from . import transport
@@ -30,7 +31,6 @@ from .models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from .scopes import Scope
 
 SIGNATURE_HEADER = "X-Portal-Signature"
 TIMESTAMP_HEADER = "X-Portal-Timestamp"

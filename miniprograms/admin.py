@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin import OptionalReasonForm, ReasonForm, action_with_form
+from accounts.admin_actions import OptionalReasonForm, ReasonForm, action_with_form
 from portal.admin_pagination import LargeTableAdmin
 
 from . import services

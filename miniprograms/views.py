@@ -20,11 +20,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.auth import authenticated_user
 from accounts.forms import form_add_service_errors
 from accounts.models import Membership, OfficialAccount, Organization, User
 from accounts.permissions import ensure_can_manage_organization
 from accounts.selectors import organization_list_managed_by
-from portal.auth import authenticated_user
 from portal.errors import ApplicationError, Forbidden
 from whitelist.models import EntryState, WhitelistEntry
 

@@ -1,11 +1,10 @@
 """Keeps the problem details format for errors that Django raises outside DRF on /api/ paths, turns
 a database conflict (an IntegrityError no service caught) into a 409 everywhere (problem details on
 /api/ paths, a page that says what happened on the others), a lost database connection into a 503
-with Retry-After (a read is tried once more on a new connection first), puts merchant pages in the user's
-language and time zone, and refuses a NUL character in a query string (400) before any view runs."""
+with Retry-After (a read is tried once more on a new connection first), and refuses a NUL character
+in a query string (400) before any view runs. (Merchant pages' language and zone: accounts.middleware.)"""
 
 import logging
-import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
@@ -13,9 +12,7 @@ from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooB
 from django.db import IntegrityError, connection
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
-from django.utils import timezone, translation
-
-from accounts.models import User
+from django.utils import translation
 
 from .errors import DATABASE_LOST, PROBLEM_CONTENT_TYPE, database_conflict, problem_json_response
 
@@ -64,39 +61,6 @@ def language_from_cookie(request: HttpRequest) -> str | None:
         return translation.get_supported_language_variant(code)
     except LookupError:
         return None
-
-
-class MerchantLocaleMiddleware:
-    """On merchant pages: a signed-in user's stored language (which the language switch and the
-    Preferences page change), and times in the user's time zone; visitors get the language of the
-    switch's cookie or of the browser (LocaleMiddleware) and MERCHANT_TIME_ZONE.
-
-    After AuthenticationMiddleware. The zone is given back after each request, so that a thread's next
-    request (an API call, an admin page) is in UTC again.
-    """
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not is_merchant_path(request.path_info):
-            return self.get_response(request)
-        user = getattr(request, "user", None)
-        time_zone_name = settings.MERCHANT_TIME_ZONE
-        if isinstance(user, User) and user.is_authenticated:
-            time_zone_name = user.time_zone
-            translation.activate(user.language)
-            request.LANGUAGE_CODE = translation.get_language()
-        try:
-            time_zone = zoneinfo.ZoneInfo(time_zone_name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            # A zone that this system's tz database no longer knows: the default rather than a 500.
-            time_zone = zoneinfo.ZoneInfo(settings.MERCHANT_TIME_ZONE)
-        timezone.activate(time_zone)
-        try:
-            return self.get_response(request)
-        finally:
-            timezone.deactivate()
 
 
 class RefuseNulInQueryMiddleware:

@@ -7,8 +7,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from integrations.authentication import api_key_scopes_of
-
+from .api_keys import api_key_scopes_of
 from .errors import PROBLEM_CONTENT_TYPE
 
 _STATUS_MEANINGS = {

@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from portal.api_keys import request_api_key
 from portal.cache import UNREACHABLE
 
 THROTTLE_STATES_ATTRIBUTE = "_portal_throttle_states"
@@ -69,8 +70,6 @@ class SlidingCount:
 
 def principal_identity(request: Request, ident: str) -> tuple[str, str]:
     """The kind of principal ("api_key", "user" or "anon") and its throttle identity."""
-    from integrations.authentication import request_api_key
-
     key = request_api_key(request)
     if key is not None:
         return "api_key", f"key:{key.prefix}"

@@ -29,4 +29,5 @@ urlpatterns = [
     path("", include("whitelist.urls")),
     path("", include("miniprograms.urls")),
     path("", include("accounts.urls")),
+    path("", include("home.urls")),
 ]

@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin import ReasonForm, ServiceSavingAdmin, action_with_form, service_error_text
+from accounts.admin_actions import ReasonForm, ServiceSavingAdmin, action_with_form, service_error_text
+from accounts.auth import authenticated_user
 from portal.admin_pagination import LargeTableAdmin
-from portal.auth import authenticated_user
 from portal.errors import ApplicationError
 
 from . import services

@@ -24,12 +24,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.auth import authenticated_user
 from accounts.models import OfficialAccount, Platform
+from accounts.scopes import Scope
 from accounts.selectors import official_account_list_visible_to
-from integrations.authentication import ApiKeyAuthentication, IsAuthenticatedOrApiKey, request_api_key
-from integrations.scopes import Scope
+from integrations.authentication import ApiKeyAuthentication, request_api_key
 from integrations.selectors import scoped_to_key
-from portal.auth import authenticated_user
+from portal.api_keys import IsAuthenticatedOrApiKey
 from portal.errors import PROBLEM_CONTENT_TYPE
 from portal.filters import StrictFilterBackend, StrictOrderingFilter
 from portal.openapi import problems

@@ -17,10 +17,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.auth import authenticated_user
 from accounts.forms import form_add_service_errors
 from accounts.models import MANAGING_ROLES, OfficialAccount, Organization, User
 from accounts.selectors import organization_list_managed_by
-from portal.auth import authenticated_user
 from portal.errors import ApplicationError, Forbidden
 
 from . import services

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "whitelist",
     "miniprograms",
     "integrations",
+    # Tooling on top: the seeders.
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -57,7 +59,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # On merchant pages: the signed-in user's language (when no switch cookie says otherwise) and time zone.
-    "portal.middleware.MerchantLocaleMiddleware",
+    "accounts.middleware.MerchantLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: turns a locked-out log-in into the lockout page.
@@ -125,7 +127,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "accounts:dashboard"
+LOGIN_REDIRECT_URL = "home:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 # Login lockout (django-axes) on the web login, the admin login and POST /api/v1/auth/token/, rules in
@@ -161,7 +163,7 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # Times are stored, logged and shown in the admin and the API in UTC; merchant pages and emails show
-# them in the user's own time zone, this one for new users and visitors (portal.middleware).
+# them in the user's own time zone, this one for new users and visitors (accounts.middleware).
 TIME_ZONE = "UTC"
 MERCHANT_TIME_ZONE: str = env("MERCHANT_TIME_ZONE", default="Asia/Shanghai")
 if MERCHANT_TIME_ZONE not in zoneinfo.available_timezones():
@@ -300,11 +302,16 @@ API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
 if API_TOKEN_DAYS < 0:
     raise ImproperlyConfigured("API_TOKEN_DAYS must be 0 (no limit) or more.")
 
+# The API key model and its authentication, named here so that the ground (portal.api_keys) and the base
+# domain use keys without importing the app that holds them.
+API_KEY_MODEL = "integrations.ApiKey"
+API_KEY_AUTHENTICATION = "integrations.authentication.ApiKeyAuthentication"
+
 REST_FRAMEWORK = {
     # Token first, so an unauthenticated request gets 401 with WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ExpiringTokenAuthentication",
-        "integrations.authentication.ApiKeyAuthentication",
+        API_KEY_AUTHENTICATION,
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

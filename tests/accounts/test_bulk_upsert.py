@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import OfficialAccount, Organization
-from integrations.scopes import Scope
+from accounts.scopes import Scope
 from integrations.services import api_key_issue
 from tests import factories
 

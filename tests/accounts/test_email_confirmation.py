@@ -57,7 +57,7 @@ def test_signup__sends_one_email_with_the_confirmation_link__and_the_link_confir
     # Then the address is confirmed and the notice is gone
     assert User.objects.get(pk=user.pk).email_confirmed_at is not None
     assert "Your email address is confirmed." in confirmed.content.decode()
-    assert NOTICE not in client.get(reverse("accounts:dashboard")).content.decode()
+    assert NOTICE not in client.get(reverse("home:dashboard")).content.decode()
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from accounts.models import Membership, MembershipRole, OfficialAccount, Organiz
 from accounts.services import membership_add, official_account_verify
 from tests import factories
 
-DASHBOARD_URL = reverse("accounts:dashboard")
+DASHBOARD_URL = reverse("home:dashboard")
 SIGNUP_URL = reverse("accounts:signup")
 LOGIN_URL = reverse("login")
 CREATE_URL = reverse("accounts:account-create")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from accounts.management.commands.seed_scale import VERTICAL_CODES
 from benchmarks import bench
+from demo.management.commands.seed_scale import VERTICAL_CODES
 from miniprograms.models import Share, ShareQuota
 from miniprograms.quota import window_start
 from miniprograms.services import share_quotas_reset

@@ -7,9 +7,9 @@ from django.contrib.admin.utils import quote
 from django.urls import reverse
 
 from accounts.models import User
+from accounts.scopes import Scope
 from integrations import services
 from integrations.models import ApiKey
-from integrations.scopes import Scope
 
 from .conftest import IssueKey, KeyClient
 

@@ -5,8 +5,8 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.models import User
+from accounts.scopes import Scope
 from integrations.models import ApiKey, WebhookEndpoint
-from integrations.scopes import Scope
 
 
 def post_and_follow(client: Client, path: str, data: dict[str, object]) -> tuple[str, list[tuple[str, str]]]:

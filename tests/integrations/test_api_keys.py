@@ -6,9 +6,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from accounts.scopes import Scope
 from integrations import services
 from integrations.models import ApiKey
-from integrations.scopes import Scope
 from miniprograms.models import Share
 from portal.errors import ApplicationError
 

@@ -16,7 +16,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from integrations.scopes import Scope
+from accounts.scopes import Scope
 from miniprograms.models import ProfileLink, Share
 from whitelist.models import WhitelistEntry
 

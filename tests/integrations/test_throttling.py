@@ -5,7 +5,7 @@ import re
 import pytest
 from rest_framework.test import APIClient
 
-from integrations.scopes import Scope
+from accounts.scopes import Scope
 from portal.throttling import IpRateThrottle, PrincipalRateThrottle, PrincipalScopedRateThrottle
 
 from .conftest import IssueKey, KeyClient

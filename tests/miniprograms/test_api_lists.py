@@ -9,7 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.profile_cache import profile_forget
-from integrations.scopes import Scope
+from accounts.scopes import Scope
 from integrations.services import api_key_issue
 from miniprograms import services
 from tests.api_contract import assert_documented, assert_problem, ids, walk

@@ -200,7 +200,7 @@ def _make_live_link(world: World) -> ProfileLink:
 
 
 CASES = [
-    Case("accounts:dashboard", grow_accounts, lambda world: reverse("accounts:dashboard")),
+    Case("home:dashboard", grow_accounts, lambda world: reverse("home:dashboard")),
     Case(
         "accounts:account-create",
         grow_managed_organizations,

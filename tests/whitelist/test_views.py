@@ -17,7 +17,7 @@ from whitelist.models import Evaluation, ReasonCode, ReviewEvent, WhitelistAppli
 
 LIST_URL = reverse("whitelist:application-list")
 CREATE_URL = reverse("whitelist:application-create")
-DASHBOARD_URL = reverse("accounts:dashboard")
+DASHBOARD_URL = reverse("home:dashboard")
 
 EVIDENCE = {
     "has_in_house_team": True,

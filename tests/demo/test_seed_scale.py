@@ -9,7 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, models
 
-from accounts.management.commands.seed_scale import (
+from accounts.models import OfficialAccount, Organization, User, VerificationStatus
+from accounts.validators import validate_unified_social_credit_code
+from demo.management.commands.seed_scale import (
     CLEAN_BY_ACCOUNT,
     CLEAN_BY_ORGANIZATION,
     ORGANIZATION_PREFIX,
@@ -17,8 +19,6 @@ from accounts.management.commands.seed_scale import (
     UID_PREFIX,
     VERTICAL_CODES,
 )
-from accounts.models import OfficialAccount, Organization, User, VerificationStatus
-from accounts.validators import validate_unified_social_credit_code
 from miniprograms import services as miniprogram_services
 from miniprograms.models import MiniProgram, ProfileLink, Share, ShareQuota
 from miniprograms.quota import WINDOW, window_start

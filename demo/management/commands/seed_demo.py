@@ -19,6 +19,7 @@ from accounts.models import (
     VerificationStatus,
     Vertical,
 )
+from accounts.scopes import Scope
 from accounts.services import (
     official_account_create,
     official_account_set_verification,
@@ -29,7 +30,6 @@ from accounts.services import (
 )
 from accounts.validators import credit_code_check_character
 from integrations.models import ApiKey
-from integrations.scopes import Scope
 from integrations.services import api_key_issue
 from miniprograms.models import MiniProgram
 from miniprograms.services import miniprogram_create, profile_link_approve, profile_link_request

@@ -4,7 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from rest_framework.request import Request
 
-from accounts.models import User
+from .models import User
 
 
 def authenticated_user(request: HttpRequest | Request) -> User:

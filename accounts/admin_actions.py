@@ -12,10 +12,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
-from accounts.models import User
+from portal.errors import ApplicationError
 
 from .auth import authenticated_user
-from .errors import ApplicationError
+from .models import User
 
 
 class ReasonForm(forms.Form):
