@@ -10,6 +10,11 @@ from portal.email_claims import email_claimable
 from .models import MANAGING_ROLES, Membership, MembershipRole, OfficialAccount, Organization, User, Vertical
 
 
+def organization_ids_of(*, user: User) -> QuerySet[Membership, int]:
+    """The ids of the organizations a user belongs to, as a subquery: the scope of every merchant's list."""
+    return Membership.objects.filter(user=user).values_list("organization", flat=True)
+
+
 def organization_list_for(*, user: User) -> QuerySet[Organization]:
     """The organizations a user belongs to (all of them for staff)."""
     if user.is_staff:
@@ -46,9 +51,7 @@ def official_account_list_visible_to(
     """Official accounts a user may see: its organizations' accounts, or all for staff."""
     accounts = OfficialAccount.objects.select_related("organization", "vertical")
     if not user.is_staff:
-        accounts = accounts.filter(
-            organization__in=Membership.objects.filter(user=user).values("organization")
-        )
+        accounts = accounts.filter(organization__in=organization_ids_of(user=user))
     if search:
         accounts = accounts.filter(official_account_search(search))
     if verification_status:

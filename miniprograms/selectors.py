@@ -3,13 +3,10 @@
 from django.db.models import Count, QuerySet
 from django.utils.translation import ngettext
 
-from accounts.models import Membership, OfficialAccount, User
+from accounts.models import OfficialAccount, User
+from accounts.selectors import organization_ids_of
 
 from .models import OPEN_LINK_STATES, MiniProgram, ProfileLink, ProfileLinkState, Share
-
-
-def _organizations_of(user: User) -> QuerySet[Membership, int]:
-    return Membership.objects.filter(user=user).values_list("organization", flat=True)
 
 
 def miniprogram_list_visible_to(
@@ -19,7 +16,7 @@ def miniprogram_list_visible_to(
     or live."""
     miniprograms = MiniProgram.objects.select_related("organization")
     if not user.is_staff:
-        miniprograms = miniprograms.filter(organization__in=_organizations_of(user))
+        miniprograms = miniprograms.filter(organization__in=organization_ids_of(user=user))
     if state:
         miniprograms = miniprograms.filter(state=state)
     if account_id is not None:
@@ -36,7 +33,7 @@ def profile_link_list_visible_to(
 ) -> QuerySet[ProfileLink]:
     links = ProfileLink.objects.select_related("miniprogram", "account", "account__organization")
     if not user.is_staff:
-        links = links.filter(account__organization__in=_organizations_of(user))
+        links = links.filter(account__organization__in=organization_ids_of(user=user))
     if state:
         links = links.filter(state=state)
     if account_id is not None:
@@ -50,7 +47,7 @@ def share_list_visible_to(*, user: User) -> QuerySet[Share]:
     """Shares made for the accounts of the user's organizations (all for staff), newest first."""
     shares = Share.objects.all()
     if not user.is_staff:
-        shares = shares.filter(account__organization__in=_organizations_of(user))
+        shares = shares.filter(account__organization__in=organization_ids_of(user=user))
     return shares.order_by("-id")
 
 

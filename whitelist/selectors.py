@@ -7,8 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.models import Membership, OfficialAccount, User
-from accounts.selectors import EMAIL_SWEEP_BATCH, EMAIL_SWEEP_GRACE, EMAIL_SWEEP_HORIZON
+from accounts.models import OfficialAccount, User
+from accounts.selectors import EMAIL_SWEEP_BATCH, EMAIL_SWEEP_GRACE, EMAIL_SWEEP_HORIZON, organization_ids_of
 from portal.email_claims import email_claimable
 
 from .constants import NOTIFIED_ENTRY_ACTIONS
@@ -35,14 +35,10 @@ def policy_active() -> CriteriaPolicy:
     return CriteriaPolicy.objects.prefetch_related("open_verticals").get(is_active=True)
 
 
-def _organizations_of(user: User) -> QuerySet[Membership, int]:
-    return Membership.objects.filter(user=user).values_list("organization", flat=True)
-
-
 def application_list_visible_to(*, user: User, state: str = "") -> QuerySet[WhitelistApplication]:
     applications = WhitelistApplication.objects.select_related("account", "account__vertical", "organization")
     if not user.is_staff:
-        applications = applications.filter(organization__in=_organizations_of(user))
+        applications = applications.filter(organization__in=organization_ids_of(user=user))
     if state:
         applications = applications.filter(state=state)
     return applications.order_by("-id")
@@ -90,7 +86,7 @@ def application_events_visible_to(*, user: User, application: WhitelistApplicati
 def whitelist_entry_list_visible_to(*, user: User, account_id: int | None = None) -> QuerySet[WhitelistEntry]:
     entries = WhitelistEntry.objects.select_related("account", "account__organization")
     if not user.is_staff:
-        entries = entries.filter(account__organization__in=_organizations_of(user))
+        entries = entries.filter(account__organization__in=organization_ids_of(user=user))
     if account_id is not None:
         entries = entries.filter(account_id=account_id)
     return entries.order_by("-id")
