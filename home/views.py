@@ -1,4 +1,5 @@
-"""The merchant's home page: the accounts of the user's organizations with their whitelist state.
+"""The merchant's home page: the checklist of what to do next, what needs the merchant now, and the
+accounts of the user's organizations with their whitelist state.
 
 It reads every domain app, so it sits above them all (README, "Layers").
 """
@@ -18,6 +19,9 @@ from accounts.selectors import (
     organization_list_managed_by,
 )
 from whitelist.models import WhitelistApplication
+from whitelist.selectors import policy_active
+
+from .progress import merchant_attention, merchant_progress
 
 ACCOUNTS_PER_PAGE = 25
 
@@ -61,5 +65,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         # Staff see every organization; listing them all here would not help anyone.
         "organizations": [] if user.is_staff else organization_list_for(user=user),
         "can_add_account": organization_list_managed_by(user=user).exists(),
+        # Staff review every organization's work; the checklist and the cards are a merchant's.
+        "progress": None if user.is_staff else merchant_progress(user=user),
+        "attention": None if user.is_staff else merchant_attention(user=user),
+        # The programme's criteria, for the explanation shown before the first account.
+        "policy": None if has_any_account else policy_active(),
     }
     return render(request, "home/dashboard.html", context)

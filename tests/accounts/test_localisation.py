@@ -104,7 +104,7 @@ def test_language_switch__signed_in__the_pages_are_in_chinese(client, merchant):
     body = page(response)
     assert response["Content-Language"] == "zh-hans"
     assert '<html lang="zh-hans">' in body
-    assert "<h1>官方账号</h1>" in body
+    assert "<h1>概览</h1>" in body
     assert ">偏好设置</a>" in body
     assert '<option value="zh-hans" lang="zh-hans" selected>简体中文</option>' in body
     assert "Official accounts" not in body
@@ -116,7 +116,7 @@ def test_language_switch__back_to_english__pages_and_stored_language_are_english
 
     switch(client, "en")
 
-    assert "<h1>Official accounts</h1>" in page(client.get("/"))
+    assert "<h1>Dashboard</h1>" in page(client.get("/"))
     chinese_merchant.refresh_from_db()
     assert chinese_merchant.language == "en"
 
@@ -129,7 +129,7 @@ def test_language_switch__unknown_language__changes_nothing(client, merchant):
 
     merchant.refresh_from_db()
     assert merchant.language == "en"
-    assert "<h1>Official accounts</h1>" in page(client.get("/"))
+    assert "<h1>Dashboard</h1>" in page(client.get("/"))
 
 
 @pytest.mark.django_db
@@ -172,7 +172,7 @@ def test_pages__signed_in__follow_the_stored_language_not_the_browser(client, ch
 
     body = page(client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9"))
 
-    assert "<h1>官方账号</h1>" in body
+    assert "<h1>概览</h1>" in body
 
 
 @pytest.mark.django_db
