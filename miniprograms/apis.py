@@ -1,12 +1,14 @@
-"""REST API of mini programs, their profile links, shares and the public profile section."""
+"""REST API of mini programs, their profile links, shares and the public profile section.
+
+The OpenAPI description of each view, with its examples, is in api_schema.py.
+"""
 
 from collections.abc import Callable
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
@@ -27,17 +29,21 @@ from accounts.selectors import (
 from integrations.authentication import ApiKeyAuthentication, request_api_key
 from integrations.selectors import scoped_to_key
 from portal.api_keys import IsAuthenticatedOrApiKey
-from portal.errors import PROBLEM_CONTENT_TYPE
 from portal.filters import StrictFilterBackend, StrictOrderingFilter
-from portal.openapi import problems
 from portal.pagination import IdCursorPagination
 from portal.throttling import IpRateThrottle, PrincipalScopedRateThrottle
 
-from . import services
+from . import api_schema, services
 from .filters import MiniProgramFilter, ProfileLinkFilter, ShareFilter
 from .models import MiniProgram, ProfileLink, Share
 from .profile import profile_section
-from .selectors import miniprogram_list_visible_to, profile_link_list_visible_to, share_list_visible_to
+from .selectors import (
+    miniprogram_list_visible_to,
+    profile_link_list_visible_to,
+    rate_limit_headers,
+    share_list_visible_to,
+    share_quota_state,
+)
 from .serializers import (
     IconInputSerializer,
     MiniProgramInputSerializer,
@@ -45,63 +51,11 @@ from .serializers import (
     OptionalReasonInputSerializer,
     ProfileLinkInputSerializer,
     ProfileLinkOutputSerializer,
-    ProfileOutputSerializer,
-    QuotaOutputSerializer,
     ReasonInputSerializer,
-    ShareCreatedOutputSerializer,
     ShareInputSerializer,
     ShareOutputSerializer,
     quota_data,
 )
-
-# Statuses of every operation that reads a body: too large, or not of the media type it takes.
-BODY_PROBLEMS = problems(413, 415)
-
-MINIPROGRAM_EXAMPLE = {
-    "id": 5,
-    "organization": 7,
-    "app_id": "2021000000000001",
-    "name": "Burger Order",
-    "description": "Order burgers ahead.",
-    "category": "business",
-    "capabilities": ["payment", "card"],
-    "state": "active",
-    "icon_url": None,
-    "created_at": "2025-03-01T08:00:00Z",
-    "updated_at": "2025-03-01T08:00:00Z",
-}
-MINIPROGRAM_REQUEST_EXAMPLE = {
-    key: MINIPROGRAM_EXAMPLE[key] for key in ("app_id", "name", "description", "category", "capabilities")
-}
-LINK_EXAMPLE = {
-    "id": 9,
-    "miniprogram": 5,
-    "account": 42,
-    "state": "pending_review",
-    "position": 1,
-    "reason": "",
-    "decided_at": None,
-    "created_at": "2025-03-01T09:00:00Z",
-    "updated_at": "2025-03-01T09:00:00Z",
-}
-
-
-def _miniprogram_example(summary: str, **changes: object) -> OpenApiExample:
-    return OpenApiExample(summary, value={**MINIPROGRAM_EXAMPLE, **changes}, response_only=True)
-
-
-def _link_example(summary: str, **changes: object) -> OpenApiExample:
-    return OpenApiExample(summary, value={**LINK_EXAMPLE, **changes}, response_only=True)
-
-
-def _conflict_example(summary: str, detail: str, code: str = "conflict") -> OpenApiExample:
-    return OpenApiExample(
-        summary,
-        value={"type": f"urn:portal:problem:{code}", "title": "Conflict", "status": 409, "detail": detail},
-        response_only=True,
-        status_codes=["409"],
-        media_type=PROBLEM_CONTENT_TYPE,
-    )
 
 
 def _miniprogram(request: Request, pk: int) -> MiniProgram:
@@ -127,39 +81,33 @@ def _link(request: Request, pk: int) -> ProfileLink:
     return get_object_or_404(profile_link_list_visible_to(user=authenticated_user(request)), pk=pk)
 
 
-@extend_schema_view(
-    get=extend_schema(
-        summary="List mini programs",
-        examples=[_miniprogram_example("A mini program")],
-    ),
-    post=extend_schema(
-        summary="Register a mini program",
-        request=MiniProgramInputSerializer,
-        responses={201: MiniProgramOutputSerializer, **BODY_PROBLEMS},
-        examples=[
-            OpenApiExample("A new mini program", value=MINIPROGRAM_REQUEST_EXAMPLE, request_only=True),
-            _miniprogram_example("Registered"),
-        ],
-    ),
-)
-@extend_schema(tags=["miniprograms"])
-class MiniProgramListApi(ListAPIView):
+class _VisibleListApi(ListAPIView):
+    """A list of what the caller may see, filtered strictly, newest first."""
+
+    permission_classes = [IsAuthenticated]
+    filter_backends = [StrictFilterBackend, StrictOrderingFilter]
+    ordering = ["-id"]
+    model: type[Model]
+    visible_to: Callable[..., QuerySet[Any]]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return self.model._default_manager.none()
+        return type(self).visible_to(user=authenticated_user(self.request))
+
+
+@api_schema.miniprogram_list_schema
+class MiniProgramListApi(_VisibleListApi):
     """The mini programs of the caller's organizations (all of them for staff), newest first.
 
     An invalid filter value is a 400 naming the parameter.
     """
 
-    permission_classes = [IsAuthenticated]
     serializer_class = MiniProgramOutputSerializer
-    filter_backends = [StrictFilterBackend, StrictOrderingFilter]
     filterset_class = MiniProgramFilter
     ordering_fields = ["id", "name", "app_id", "created_at", "updated_at"]
-    ordering = ["-id"]
-
-    def get_queryset(self) -> QuerySet[MiniProgram]:
-        if getattr(self, "swagger_fake_view", False):
-            return MiniProgram.objects.none()
-        return miniprogram_list_visible_to(user=authenticated_user(self.request))
+    model = MiniProgram
+    visible_to = staticmethod(miniprogram_list_visible_to)
 
     def post(self, request: Request) -> Response:
         """Owners and admins of the organization (or staff) register its mini programs.
@@ -182,28 +130,7 @@ class MiniProgramListApi(ListAPIView):
         return Response(MiniProgramOutputSerializer(miniprogram).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema_view(
-    get=extend_schema(
-        summary="Get a mini program",
-        responses={200: MiniProgramOutputSerializer},
-        examples=[_miniprogram_example("A mini program")],
-    ),
-    patch=extend_schema(
-        summary="Edit a mini program",
-        request=MiniProgramInputSerializer,
-        responses={200: MiniProgramOutputSerializer, **problems(409), **BODY_PROBLEMS},
-        examples=[
-            OpenApiExample(
-                "A new name", value={"name": "Burger Order 2", "capabilities": ["search"]}, request_only=True
-            ),
-            _miniprogram_example("Edited", name="Burger Order 2", capabilities=["search"]),
-            _conflict_example(
-                "Delisted", "Cannot change a mini program that is Delisted.", code="invalid-transition"
-            ),
-        ],
-    ),
-)
-@extend_schema(tags=["miniprograms"])
+@api_schema.miniprogram_detail_schema
 class MiniProgramDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -226,18 +153,7 @@ class MiniProgramDetailApi(APIView):
         return Response(MiniProgramOutputSerializer(miniprogram).data)
 
 
-@extend_schema(
-    summary="Upload a mini program's icon",
-    tags=["miniprograms"],
-    request={"multipart/form-data": IconInputSerializer},
-    responses={200: MiniProgramOutputSerializer, **problems(409), **BODY_PROBLEMS},
-    examples=[
-        _miniprogram_example("With its icon", icon_url="/media/miniprograms/icons/5/0f3c9a.png"),
-        _conflict_example(
-            "Delisted", "Cannot change a mini program that is Delisted.", code="invalid-transition"
-        ),
-    ],
-)
+@api_schema.miniprogram_icon_schema
 class MiniProgramIconApi(APIView):
     """PUT a multipart form with one file, `icon`: a PNG or JPEG (checked by content) of at most 512 KB.
 
@@ -259,19 +175,7 @@ class MiniProgramIconApi(APIView):
         return Response(MiniProgramOutputSerializer(miniprogram).data)
 
 
-@extend_schema(
-    summary="Delist a mini program",
-    tags=["miniprograms"],
-    request=OptionalReasonInputSerializer,
-    responses={200: MiniProgramOutputSerializer, **problems(409), **BODY_PROBLEMS},
-    examples=[
-        OpenApiExample("With a reason", value={"reason": "The shop closed."}, request_only=True),
-        _miniprogram_example("Delisted", state="delisted"),
-        _conflict_example(
-            "Already delisted", "Cannot delist a mini program that is Delisted.", code="invalid-transition"
-        ),
-    ],
-)
+@api_schema.miniprogram_delist_schema
 class MiniProgramDelistApi(APIView):
     """Take an active mini program out of the programme; its live and pending links are unlinked with it.
 
@@ -290,44 +194,18 @@ class MiniProgramDelistApi(APIView):
         return Response(MiniProgramOutputSerializer(miniprogram).data)
 
 
-@extend_schema_view(
-    get=extend_schema(
-        summary="List profile links",
-        examples=[_link_example("A pending link")],
-    ),
-    post=extend_schema(
-        summary="Ask for a profile link",
-        request=ProfileLinkInputSerializer,
-        responses={201: ProfileLinkOutputSerializer, **problems(409), **BODY_PROBLEMS},
-        examples=[
-            OpenApiExample("A link", value={"miniprogram": 5, "account": 42}, request_only=True),
-            _link_example("Requested"),
-            _conflict_example(
-                "Not whitelisted",
-                "Alice Foods is not whitelisted; apply for the whitelist first.",
-                code="not-whitelisted",
-            ),
-        ],
-    ),
-)
-@extend_schema(tags=["profiles"])
-class ProfileLinkListApi(ListAPIView):
+@api_schema.profile_link_list_schema
+class ProfileLinkListApi(_VisibleListApi):
     """The profile links of the caller's organizations' accounts (all of them for staff), newest first.
 
     An invalid filter value is a 400 naming the parameter.
     """
 
-    permission_classes = [IsAuthenticated]
     serializer_class = ProfileLinkOutputSerializer
-    filter_backends = [StrictFilterBackend, StrictOrderingFilter]
     filterset_class = ProfileLinkFilter
     ordering_fields = ["id", "position", "created_at", "updated_at"]
-    ordering = ["-id"]
-
-    def get_queryset(self) -> QuerySet[ProfileLink]:
-        if getattr(self, "swagger_fake_view", False):
-            return ProfileLink.objects.none()
-        return profile_link_list_visible_to(user=authenticated_user(self.request))
+    model = ProfileLink
+    visible_to = staticmethod(profile_link_list_visible_to)
 
     def post(self, request: Request) -> Response:
         """Ask staff to put an active mini program on a whitelisted account of the same organization.
@@ -345,12 +223,7 @@ class ProfileLinkListApi(ListAPIView):
         return Response(ProfileLinkOutputSerializer(link).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(
-    summary="Get a profile link",
-    tags=["profiles"],
-    responses={200: ProfileLinkOutputSerializer},
-    examples=[_link_example("A live link", state="live", decided_at="2025-03-02T10:00:00Z")],
-)
+@api_schema.profile_link_detail_schema
 class ProfileLinkDetailApi(APIView):
     """One profile link of the caller's organizations' accounts (any, for staff)."""
 
@@ -374,32 +247,7 @@ class _ProfileLinkTransitionApi(APIView):
         return Response(ProfileLinkOutputSerializer(link).data)
 
 
-def _transition_schema(
-    *, summary: str, request: type, reason: str, result: OpenApiExample
-) -> Callable[[type], type]:
-    return extend_schema(
-        summary=summary,
-        tags=["profiles"],
-        request=request,
-        responses={200: ProfileLinkOutputSerializer, **problems(409), **BODY_PROBLEMS},
-        examples=[
-            OpenApiExample("With a reason", value={"reason": reason}, request_only=True),
-            result,
-            _conflict_example(
-                "No longer possible", "Cannot approve a link that is Rejected.", code="invalid-transition"
-            ),
-        ],
-    )
-
-
-@_transition_schema(
-    summary="Approve a profile link",
-    request=OptionalReasonInputSerializer,
-    reason="Checked the mini program.",
-    result=_link_example(
-        "Live", state="live", reason="Checked the mini program.", decided_at="2025-03-02T10:00:00Z"
-    ),
-)
+@api_schema.profile_link_approve_schema
 class ProfileLinkApproveApi(_ProfileLinkTransitionApi):
     """Staff put a pending link live, within the active policy's limit of live links per account.
 
@@ -411,17 +259,7 @@ class ProfileLinkApproveApi(_ProfileLinkTransitionApi):
     transition = staticmethod(services.profile_link_approve)
 
 
-@_transition_schema(
-    summary="Reject a profile link",
-    request=ReasonInputSerializer,
-    reason="The mini program does not match the account.",
-    result=_link_example(
-        "Rejected",
-        state="rejected",
-        reason="The mini program does not match the account.",
-        decided_at="2025-03-02T10:00:00Z",
-    ),
-)
+@api_schema.profile_link_reject_schema
 class ProfileLinkRejectApi(_ProfileLinkTransitionApi):
     """Staff reject a pending link, saying why; a link that is not pending is a 409."""
 
@@ -430,12 +268,7 @@ class ProfileLinkRejectApi(_ProfileLinkTransitionApi):
     transition = staticmethod(services.profile_link_reject)
 
 
-@_transition_schema(
-    summary="Unlink a profile link",
-    request=OptionalReasonInputSerializer,
-    reason="Seasonal menu ended.",
-    result=_link_example("Unlinked", state="unlinked"),
-)
+@api_schema.profile_link_unlink_schema
 class ProfileLinkUnlinkApi(_ProfileLinkTransitionApi):
     """Take a live link off the profile, or withdraw a pending one: the organization's owners and admins,
     or staff. A link that is neither live nor pending is a 409."""
@@ -445,76 +278,7 @@ class ProfileLinkUnlinkApi(_ProfileLinkTransitionApi):
     transition = staticmethod(services.profile_link_unlink)
 
 
-QUOTA_EXCEEDED_EXAMPLE = OpenApiExample(
-    "Quota used up",
-    value={
-        "type": "urn:portal:problem:share-quota-exceeded",
-        "title": "Too Many Requests",
-        "status": 429,
-        "detail": "This account has used its 5 share(s) for this hour; the next is possible at 10:00 UTC.",
-    },
-    response_only=True,
-    status_codes=["429"],
-    media_type=PROBLEM_CONTENT_TYPE,
-)
-
-
-@extend_schema(
-    summary="Share a mini program",
-    tags=["shares"],
-    request=ShareInputSerializer,
-    parameters=[
-        OpenApiParameter(
-            "Idempotency-Key",
-            {"type": "string", "maxLength": 255},
-            OpenApiParameter.HEADER,
-            description="Any unique string of at most 255 characters, e.g. a UUID, to make retries safe.",
-        ),
-        OpenApiParameter(
-            "Idempotent-Replayed",
-            OpenApiTypes.STR,
-            OpenApiParameter.HEADER,
-            response=[201],
-            enum=["true"],
-            description="Present when the answer repeats an earlier request with the same Idempotency-Key.",
-        ),
-    ],
-    responses={201: ShareCreatedOutputSerializer, **problems(409, 422), **BODY_PROBLEMS},
-    examples=[
-        OpenApiExample("For an account", value={"account": 42}, request_only=True),
-        OpenApiExample(
-            "Shared",
-            value={
-                "id": 1001,
-                "account": 42,
-                "miniprogram": 5,
-                "created_at": "2025-03-01T09:15:00Z",
-                "quota": {"limit": 5, "used": 1, "remaining": 4, "resets_at": "2025-03-01T10:00:00Z"},
-            },
-            response_only=True,
-            status_codes=["201"],
-        ),
-        _conflict_example(
-            "Not live",
-            "Burger Order is not live on the profile of Alice Foods.",
-            code="link-not-live",
-        ),
-        OpenApiExample(
-            "Key reused",
-            value={
-                "type": "urn:portal:problem:idempotency-key-reused",
-                "title": "Unprocessable Content",
-                "status": 422,
-                "detail": "This Idempotency-Key was already used for a different request.",
-                "errors": {"Idempotency-Key": ["Use a new key for a new request."]},
-            },
-            response_only=True,
-            status_codes=["422"],
-            media_type=PROBLEM_CONTENT_TYPE,
-        ),
-        QUOTA_EXCEEDED_EXAMPLE,
-    ],
-)
+@api_schema.share_create_schema
 class ShareCreateApi(APIView):
     """Share a live mini program for an account: 201 within the hourly quota, 429 beyond it.
 
@@ -551,74 +315,30 @@ class ShareCreateApi(APIView):
             "created_at": share.created_at,
             "quota": {key: quota[key] for key in ("limit", "used", "remaining", "resets_at")},
         }
-        current = services.share_quota_state(account=share.account) if replayed else state
-        headers = services.rate_limit_headers(current)
+        headers = rate_limit_headers(share_quota_state(account=share.account) if replayed else state)
         if replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(body, status=status.HTTP_201_CREATED, headers=headers)
 
 
-@extend_schema_view(
-    get=extend_schema(
-        summary="List shares",
-        tags=["shares"],
-        examples=[
-            OpenApiExample(
-                "A share",
-                value={
-                    "id": 1001,
-                    "account": 42,
-                    "miniprogram": 5,
-                    "slot": 1,
-                    "limit": 5,
-                    "window_start": "2025-03-01T09:00:00Z",
-                    "created_at": "2025-03-01T09:15:00Z",
-                },
-                response_only=True,
-            )
-        ],
-    )
-)
-class ShareListApi(ListAPIView):
+@api_schema.share_list_schema
+class ShareListApi(_VisibleListApi):
     """The shares made for the accounts of the caller's organizations (all of them for staff), newest first.
 
     A cursor page at a time: follow `next` until it is null. An invalid filter value is a 400 naming
     the parameter; an invalid cursor is a 404.
     """
 
-    permission_classes = [IsAuthenticated]
     serializer_class = ShareOutputSerializer
     pagination_class = IdCursorPagination
-    filter_backends = [StrictFilterBackend, StrictOrderingFilter]
     filterset_class = ShareFilter
     # Only (nearly) unique columns: a cursor cannot page through more than a thousand tied rows.
     ordering_fields = ["id", "created_at"]
-    ordering = ["-id"]
-
-    def get_queryset(self) -> QuerySet[Share]:
-        if getattr(self, "swagger_fake_view", False):
-            return Share.objects.none()
-        return share_list_visible_to(user=authenticated_user(self.request))
+    model = Share
+    visible_to = staticmethod(share_list_visible_to)
 
 
-@extend_schema(
-    summary="Get an account's share quota",
-    tags=["shares"],
-    responses={200: QuotaOutputSerializer},
-    examples=[
-        OpenApiExample(
-            "Two shares made",
-            value={
-                "limit": 5,
-                "used": 2,
-                "remaining": 3,
-                "window_start": "2025-03-01T09:00:00Z",
-                "resets_at": "2025-03-01T10:00:00Z",
-            },
-            response_only=True,
-        )
-    ],
-)
+@api_schema.account_quota_schema
 class AccountQuotaApi(APIView):
     """The shares an account has made in the current hour and how many remain, as the `RateLimit` fields say.
 
@@ -630,52 +350,15 @@ class AccountQuotaApi(APIView):
 
     def get(self, request: Request, pk: int) -> Response:
         account = get_object_or_404(_accounts_for(request), pk=pk)
-        state = services.share_quota_state(account=account)
-        return Response(quota_data(state), headers=services.rate_limit_headers(state))
+        state = share_quota_state(account=account)
+        return Response(quota_data(state), headers=rate_limit_headers(state))
 
 
 class ProfileThrottle(PrincipalScopedRateThrottle):
     scope = "profile"
 
 
-@extend_schema(
-    summary="Get an account's profile section",
-    tags=["profiles"],
-    parameters=[
-        OpenApiParameter(
-            "platform",
-            OpenApiTypes.STR,
-            OpenApiParameter.PATH,
-            description="The platform: `weibo`. Any other is a 404.",
-        ),
-        OpenApiParameter(
-            "platform_uid", OpenApiTypes.STR, OpenApiParameter.PATH, description="The account's uid there."
-        ),
-    ],
-    responses={200: ProfileOutputSerializer},
-    examples=[
-        OpenApiExample(
-            "A whitelisted account",
-            value={
-                "whitelisted": True,
-                "miniprograms": [
-                    {
-                        "app_id": "2021000000000001",
-                        "name": "Burger Order",
-                        "description": "Order burgers ahead.",
-                        "category": "business",
-                        "capabilities": ["payment", "card"],
-                        "icon_url": None,
-                    }
-                ],
-            },
-            response_only=True,
-        ),
-        OpenApiExample(
-            "Not whitelisted", value={"whitelisted": False, "miniprograms": []}, response_only=True
-        ),
-    ],
-)
+@api_schema.profile_schema
 class ProfileApi(APIView):
     """Public: the mini programs an official account's profile shows, in order; cached, no query on a hit.
 

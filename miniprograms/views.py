@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -21,11 +21,10 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.auth import authenticated_user
-from accounts.forms import form_add_service_errors
-from accounts.models import Membership, OfficialAccount, Organization, User
-from accounts.permissions import ensure_can_manage_organization
+from accounts.models import OfficialAccount, User
 from accounts.selectors import organization_list_managed_by
-from portal.errors import ApplicationError, Forbidden
+from portal.errors import ApplicationError, InvalidInput
+from portal.forms import form_add_service_errors
 from whitelist.models import EntryState, WhitelistEntry
 
 from . import services
@@ -38,9 +37,10 @@ from .models import (
     ProfileLink,
     ProfileLinkState,
 )
+from .permissions import can_share_for, manage_refusal
 from .profile import profile_sections
 from .quota import QuotaState
-from .selectors import miniprogram_list_visible_to, profile_link_list_visible_to
+from .selectors import miniprogram_list_visible_to, profile_link_list_visible_to, share_quota_states
 
 MINIPROGRAMS_PER_PAGE = 25
 SHARE_KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
@@ -96,15 +96,6 @@ def _link(request: HttpRequest, miniprogram: MiniProgram, link_id: int) -> Profi
     return get_object_or_404(links, pk=link_id)
 
 
-def _manage_refusal(user: User, organization: Organization) -> str:
-    """Why the user may not change the organization's data, or "" when it may."""
-    try:
-        ensure_can_manage_organization(user=user, organization=organization)
-    except Forbidden as error:
-        return error.message
-    return ""
-
-
 def _category_label(value: str) -> str:
     return str(Category(value).label) if value in Category.values else value
 
@@ -135,9 +126,9 @@ def _link_rows(user: User, miniprogram: MiniProgram, *, can_manage: bool, now: d
     links = list(profile_link_list_visible_to(user=user, miniprogram_id=miniprogram.pk))
     # Open links first, in their profile position; then the closed ones, newest first.
     links.sort(key=lambda link: (not link.is_open, link.position if link.is_open else -link.pk))
-    can_share = Membership.objects.filter(user=user, organization_id=miniprogram.organization_id).exists()
+    can_share = can_share_for(user=user, organization_id=miniprogram.organization_id)
     live_accounts = [link.account_id for link in links if link.state == ProfileLinkState.LIVE]
-    quotas = services.share_quota_states(account_ids=live_accounts, now=now) if live_accounts else {}
+    quotas = share_quota_states(account_ids=live_accounts, now=now) if live_accounts else {}
     rows = []
     for link in links:
         is_live = link.state == ProfileLinkState.LIVE
@@ -205,8 +196,8 @@ def _detail_context(
 ) -> dict[str, object]:
     user = authenticated_user(request)
     now = timezone.now()
-    manage_refusal = _manage_refusal(user, miniprogram.organization)
-    can_manage = not manage_refusal
+    refusal = manage_refusal(user=user, organization=miniprogram.organization)
+    can_manage = not refusal
     rows = _link_rows(user, miniprogram, can_manage=can_manage, now=now)
     return {
         "miniprogram": miniprogram,
@@ -214,7 +205,7 @@ def _detail_context(
         "capabilities": _capability_labels(miniprogram.capabilities),
         "link_form": link_form or ProfileLinkRequestForm(accounts=_link_accounts(miniprogram)),
         "can_request_link": can_manage and miniprogram.is_active,
-        "manage_refusal": manage_refusal,
+        "manage_refusal": refusal,
         "link_rows": rows,
         "previews": _profile_previews(miniprogram, rows, now),
     }
@@ -267,7 +258,7 @@ def miniprogram_create(request: HttpRequest) -> HttpResponse:
             miniprogram = services.miniprogram_create(
                 actor=user, organization=form.chosen_organization(), **form.miniprogram_fields()
             )
-        except ValidationError as error:
+        except InvalidInput as error:
             form_add_service_errors(form, error)
         except ApplicationError as error:
             messages.error(request, error.message)
@@ -302,7 +293,7 @@ def profile_link_request(request: HttpRequest, pk: int) -> HttpResponse:
         account = form.cleaned_data["account"]
         try:
             services.profile_link_request(actor=user, miniprogram=miniprogram, account=account)
-        except ValidationError as error:
+        except InvalidInput as error:
             form_add_service_errors(form, error)
         except ApplicationError as error:
             messages.error(request, error.message)
@@ -331,8 +322,6 @@ def profile_link_unlink(request: HttpRequest, pk: int, link_id: int) -> HttpResp
             services.profile_link_unlink(actor=user, link=link)
         except ApplicationError as error:
             messages.error(request, error.message)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
         else:
             message = (
                 _("%(miniprogram)s is no longer shown on the profile of %(account)s.")
@@ -343,7 +332,7 @@ def profile_link_unlink(request: HttpRequest, pk: int, link_id: int) -> HttpResp
                 request, message % {"miniprogram": miniprogram.name, "account": link.account.screen_name}
             )
         return _detail_redirect(miniprogram)
-    refusal = _manage_refusal(user, miniprogram.organization)
+    refusal = manage_refusal(user=user, organization=miniprogram.organization)
     if refusal:
         raise PermissionDenied(refusal)
     if not link.is_open:

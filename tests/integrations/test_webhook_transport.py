@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from integrations import services
 from integrations.apis import WebhookResendThrottle
 from integrations.models import DeliveryState, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from integrations.services import deliveries
 from tests.integrations.receiver import Receiver
 
 REAL_GETADDRINFO = socket.getaddrinfo
@@ -247,7 +248,7 @@ def test_claim__another_delivery_to_the_endpoint_being_claimed__is_not_skipped(
     postgres, monkeypatch, organization, org_admin, receiver
 ):
     # Given two due deliveries to one endpoint, not yet queued
-    monkeypatch.setattr(services, "_enqueue", lambda *args, **kwargs: None)
+    monkeypatch.setattr(deliveries, "_enqueue", lambda *args, **kwargs: None)
     endpoint = services.webhook_endpoint_create(
         actor=org_admin, organization=organization, url=receiver.url, events=WebhookEvent.values
     )

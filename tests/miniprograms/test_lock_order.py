@@ -1,4 +1,4 @@
-"""The lock order of miniprograms/services.py, held against real PostgreSQL row locks and threads."""
+"""The lock order of miniprograms/services/, held against real PostgreSQL row locks and threads."""
 
 import threading
 import time

@@ -4,13 +4,12 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
 from miniprograms import services
 from miniprograms.models import MiniProgram, ProfileLink, ProfileLinkEvent, ProfileLinkState
-from portal.errors import Conflict, Forbidden
+from portal.errors import Conflict, Forbidden, InvalidInput
 from tests import factories
 from whitelist import services as whitelist_services
 from whitelist.models import WhitelistEntry
@@ -73,10 +72,10 @@ def test_miniprogram_create__valid__is_stored_active(merchant, organization):
 def test_miniprogram_create__bad_input__names_field_and_writes_nothing(
     merchant, organization, overrides, field
 ):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.miniprogram_create(actor=merchant, organization=organization, **create_payload(**overrides))
 
-    assert field in caught.value.message_dict
+    assert field in caught.value.errors
     assert not MiniProgram.objects.exists()
 
 
@@ -84,12 +83,12 @@ def test_miniprogram_create__bad_input__names_field_and_writes_nothing(
 def test_miniprogram_create__app_id_taken_by_another_organization__names_app_id(
     merchant, organization, other_miniprogram
 ):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.miniprogram_create(
             actor=merchant, organization=organization, **create_payload(app_id=other_miniprogram.app_id)
         )
 
-    assert "already registered" in caught.value.message_dict["app_id"][0]
+    assert "already registered" in caught.value.errors["app_id"][0]
     assert MiniProgram.objects.count() == 1
 
 
@@ -135,10 +134,10 @@ def test_miniprogram_update__editable_fields__are_saved(merchant, miniprogram):
     ],
 )
 def test_miniprogram_update__bad_input__names_field_and_changes_nothing(merchant, miniprogram, data, field):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.miniprogram_update(actor=merchant, miniprogram=miniprogram, data=data)
 
-    assert field in caught.value.message_dict
+    assert field in caught.value.errors
     stored = MiniProgram.objects.get(pk=miniprogram.pk)
     assert (stored.app_id, stored.name, stored.category, stored.capabilities) == (
         "2021000000000001",
@@ -241,10 +240,10 @@ def test_link_request__account_not_whitelisted__is_conflict_with_reason(
 def test_link_request__account_of_another_organization__names_account(
     merchant, miniprogram, other_listed_account
 ):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.profile_link_request(actor=merchant, miniprogram=miniprogram, account=other_listed_account)
 
-    assert "account" in caught.value.message_dict
+    assert "account" in caught.value.errors
     assert not ProfileLink.objects.exists()
 
 
@@ -369,10 +368,10 @@ def test_link_approve__staff__records_decision_and_reason(staff, pending_link):
 @pytest.mark.django_db
 @pytest.mark.parametrize("reason", ["", "   "])
 def test_link_reject__without_reason__names_reason_and_changes_nothing(staff, pending_link, reason):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.profile_link_reject(actor=staff, link=pending_link, reason=reason)
 
-    assert "reason" in caught.value.message_dict
+    assert "reason" in caught.value.errors
     assert ProfileLink.objects.get(pk=pending_link.pk).state == LinkState.PENDING_REVIEW
 
 

@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from miniprograms import services
+from miniprograms import selectors, services
 from miniprograms.models import Share, ShareQuota
 from miniprograms.quota import GRANT_SETTLE_SECONDS, RedisQuota, window_start
 from whitelist import services as whitelist_services
@@ -201,7 +201,7 @@ def test_connection_cut_mid_share__next_attempt_is_granted(
     share, state, replayed = attempt()  # type: ignore[misc]
     # Then it is granted: the failed attempt's slot came back
     assert state.granted and share.slot == 1 and not replayed
-    assert services.share_quota_state(account=live_link.account).remaining == 0
+    assert selectors.share_quota_state(account=live_link.account).remaining == 0
 
 
 @pytest.mark.django_db(transaction=True)
