@@ -34,7 +34,7 @@ _lock = threading.Lock()
 def redis_skipped(location: str) -> bool:
     """Whether a recent failure says to leave the Redis server at `location` (a URL) alone for now.
 
-    Shared by the caches and the share quota (miniprograms/services.py), which use the same URL.
+    Shared by the caches and the share quota (miniprograms/services/shares.py), which use the same URL.
     """
     return _unreachable_until.get(location, 0.0) > time.monotonic()
 

@@ -33,6 +33,7 @@ from integrations.models import ApiKey
 from integrations.services import api_key_issue
 from miniprograms.models import MiniProgram
 from miniprograms.services import miniprogram_create, profile_link_approve, profile_link_request
+from portal.errors import ApplicationError
 from whitelist.models import WhitelistApplication
 from whitelist.services import application_approve, application_create, application_submit
 
@@ -208,6 +209,11 @@ class Command(BaseCommand):
                 self._api_key(staff=staff, created=created)
         except ValidationError as exc:
             raise CommandError(f"The demo data is not valid: {exc}") from exc
+        except ApplicationError as exc:
+            # A service's refusal (InvalidInput names the field, a Conflict the state).
+            raise CommandError(
+                f"The demo data is not valid: {exc.message} {exc.errors or ''}".strip()
+            ) from exc
 
         if created:
             for line in created:
