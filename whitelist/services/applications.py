@@ -110,42 +110,43 @@ def application_update(
     return application
 
 
-@transaction.atomic
-def application_submit(*, actor: User, application: WhitelistApplication) -> WhitelistApplication:
-    """Send a draft for review; it is evaluated against the active policy."""
+def _send_to_review(
+    *, actor: User, application: WhitelistApplication, from_state: str, action: str
+) -> WhitelistApplication:
+    """Evaluate the application against the active policy, then move it from `from_state` to review."""
     ensure_applicant(user=actor, application_or_account=application)
     application = application_locked_with_account(application)
-    if application.state != ApplicationState.DRAFT:
-        raise transition_refused(application, _("submit"))
+    if application.state != from_state:
+        raise transition_refused(application, action)
     evaluation, _failing = evaluation_create(application=application, trigger=EvaluationTrigger.SUBMISSION)
     application_transition(
         application,
-        allowed_from=(ApplicationState.DRAFT,),
+        allowed_from=(from_state,),
         to=ApplicationState.SUBMITTED,
         actor=actor,
-        action=_("submit"),
+        action=action,
         evaluation=evaluation,
     )
     return application
+
+
+@transaction.atomic
+def application_submit(*, actor: User, application: WhitelistApplication) -> WhitelistApplication:
+    """Send a draft for review; it is evaluated against the active policy."""
+    return _send_to_review(
+        actor=actor, application=application, from_state=ApplicationState.DRAFT, action=_("submit")
+    )
 
 
 @transaction.atomic
 def application_resubmit(*, actor: User, application: WhitelistApplication) -> WhitelistApplication:
     """Send an application back to review after the requested changes; it is evaluated again."""
-    ensure_applicant(user=actor, application_or_account=application)
-    application = application_locked_with_account(application)
-    if application.state != ApplicationState.CHANGES_REQUESTED:
-        raise transition_refused(application, _("resubmit"))
-    evaluation, _failing = evaluation_create(application=application, trigger=EvaluationTrigger.SUBMISSION)
-    application_transition(
-        application,
-        allowed_from=(ApplicationState.CHANGES_REQUESTED,),
-        to=ApplicationState.SUBMITTED,
+    return _send_to_review(
         actor=actor,
+        application=application,
+        from_state=ApplicationState.CHANGES_REQUESTED,
         action=_("resubmit"),
-        evaluation=evaluation,
     )
-    return application
 
 
 @transaction.atomic

@@ -13,7 +13,7 @@ from accounts.permissions import ensure_staff
 from accounts.profile_cache import profile_forget_accounts
 from integrations.models import WebhookEvent
 from integrations.services import webhook_endpoints_exist, webhook_event_emit
-from portal.errors import Conflict
+from portal.transitions import invalid_transition
 
 from ..constants import NOTIFIED_ENTRY_ACTIONS
 from ..models import EntryState, WhitelistApplication, WhitelistEntry, WhitelistEntryEvent
@@ -154,10 +154,9 @@ def _entry_move(
     reason = _required_reason(reason)
     entry = WhitelistEntry.objects.select_for_update(of=("self",)).get(pk=entry.pk)
     if entry.state not in allowed_from:
-        raise Conflict(
+        raise invalid_transition(
             _("Cannot %(action)s an entry that is %(state)s.")
-            % {"action": action, "state": EntryState(entry.state).label},
-            code="invalid-transition",
+            % {"action": action, "state": EntryState(entry.state).label}
         )
     from_state = entry.state
     entry.state = to
@@ -187,10 +186,9 @@ def whitelist_entry_reinstate(*, actor: User, entry: WhitelistEntry, reason: str
     ensure_staff(user=actor)
     locked = WhitelistEntry.objects.select_for_update(of=("self",)).get(pk=entry.pk)
     if locked.state == EntryState.SUSPENDED and locked.valid_until <= timezone.now():
-        raise Conflict(
+        raise invalid_transition(
             _("The entry's validity ended on %(date)s; the account needs a new application.")
-            % {"date": timezone.localdate(locked.valid_until).isoformat()},
-            code="invalid-transition",
+            % {"date": timezone.localdate(locked.valid_until).isoformat()}
         )
     return _entry_move(
         actor=actor,

@@ -9,7 +9,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Membership, User
-from portal.errors import Conflict
+from portal.transitions import invalid_transition
 
 from ..constants import Recommendation
 from ..criteria import CriterionResult, Facts, Rules, evaluate, failing_required
@@ -123,10 +123,9 @@ def application_evaluate(*, actor: User, application: WhitelistApplication) -> E
     ensure_applicant(user=actor, application_or_account=application)
     application = application_locked(application)
     if application.state not in EDITABLE_APPLICATION_STATES:
-        raise Conflict(
+        raise invalid_transition(
             _("This application is %(state)s; eligibility is checked while it can still be edited.")
-            % {"state": str(ApplicationState(application.state).label).lower()},
-            code="invalid-transition",
+            % {"state": str(ApplicationState(application.state).label).lower()}
         )
     evaluation, _failing = evaluation_create(application=application, trigger=EvaluationTrigger.APPLICANT)
     return evaluation

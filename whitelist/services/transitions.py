@@ -10,15 +10,15 @@ from accounts.models import User
 from integrations.models import WebhookEvent
 from integrations.services import webhook_endpoints_exist, webhook_event_emit
 from portal.errors import Conflict
+from portal.transitions import invalid_transition, state_move
 
 from ..models import ApplicationState, Evaluation, ReasonCode, ReviewEvent, WhitelistApplication
 
 
 def transition_refused(application: WhitelistApplication, action: str) -> Conflict:
-    return Conflict(
+    return invalid_transition(
         _("Cannot %(action)s an application that is %(state)s.")
-        % {"action": action, "state": ApplicationState(application.state).label},
-        code="invalid-transition",
+        % {"action": action, "state": ApplicationState(application.state).label}
     )
 
 
@@ -35,24 +35,22 @@ def application_transition(
 ) -> ReviewEvent:
     """Move the locked application to a new state and record the event.
 
-    The conditional UPDATE makes the move safe even where SELECT ... FOR UPDATE does nothing (SQLite):
-    of two concurrent deciders, only one finds the row still in the state it read.
+    portal.transitions.state_move's conditional UPDATE makes the move safe even where SELECT ... FOR
+    UPDATE does nothing (SQLite): of two concurrent deciders, only one finds the row still in the state
+    it read.
     """
-    from_state = application.state
-    if from_state not in allowed_from:
-        raise transition_refused(application, action)
     now = timezone.now()
     changes: dict[str, Any] = {"state": to, "updated_at": now}
     if to == ApplicationState.SUBMITTED:
         changes["submitted_at"] = now
     if to in (ApplicationState.APPROVED, ApplicationState.REJECTED):
         changes["decided_at"] = now
-    moved = WhitelistApplication.objects.filter(pk=application.pk, state=from_state).update(**changes)
-    if not moved:
-        application.refresh_from_db(fields=["state"])
-        raise transition_refused(application, action)
-    for name, value in changes.items():
-        setattr(application, name, value)
+    from_state = state_move(
+        application,
+        allowed_from=allowed_from,
+        changes=changes,
+        refused=lambda: transition_refused(application, action),
+    )
     event = ReviewEvent.objects.create(
         application=application,
         actor=actor,
