@@ -1,5 +1,6 @@
 """Staff screens of whitelist entries: suspend, reinstate and revoke with a reason, and the history."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
@@ -52,44 +53,52 @@ class WhitelistEntryAdmin(LargeTableAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description=_("Suspend selected entries"), permissions=["change"])
-    def suspend(self, request: HttpRequest, queryset: QuerySet[WhitelistEntry]) -> HttpResponse | None:
+    def _with_reason(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[WhitelistEntry],
+        *,
+        action: str,
+        title: str,
+        service: Callable[..., WhitelistEntry],
+    ) -> HttpResponse | None:
+        """Ask once for the reason the organization is told, then move each selected entry with it."""
         return action_with_form(
             self,
+            request,
+            queryset,
+            action=action,
+            title=title,
+            form_class=ReasonForm,
+            apply=lambda actor, entry, data: service(actor=actor, entry=entry, reason=data["reason"]),
+        )
+
+    @admin.action(description=_("Suspend selected entries"), permissions=["change"])
+    def suspend(self, request: HttpRequest, queryset: QuerySet[WhitelistEntry]) -> HttpResponse | None:
+        return self._with_reason(
             request,
             queryset,
             action="suspend",
             title=str(_("Suspend")),
-            form_class=ReasonForm,
-            apply=lambda actor, entry, data: services.whitelist_entry_suspend(
-                actor=actor, entry=entry, reason=data["reason"]
-            ),
+            service=services.whitelist_entry_suspend,
         )
 
     @admin.action(description=_("Reinstate selected entries"), permissions=["change"])
     def reinstate(self, request: HttpRequest, queryset: QuerySet[WhitelistEntry]) -> HttpResponse | None:
-        return action_with_form(
-            self,
+        return self._with_reason(
             request,
             queryset,
             action="reinstate",
             title=str(_("Reinstate")),
-            form_class=ReasonForm,
-            apply=lambda actor, entry, data: services.whitelist_entry_reinstate(
-                actor=actor, entry=entry, reason=data["reason"]
-            ),
+            service=services.whitelist_entry_reinstate,
         )
 
     @admin.action(description=_("Revoke selected entries"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[WhitelistEntry]) -> HttpResponse | None:
-        return action_with_form(
-            self,
+        return self._with_reason(
             request,
             queryset,
             action="revoke",
             title=str(_("Revoke")),
-            form_class=ReasonForm,
-            apply=lambda actor, entry, data: services.whitelist_entry_revoke(
-                actor=actor, entry=entry, reason=data["reason"]
-            ),
+            service=services.whitelist_entry_revoke,
         )

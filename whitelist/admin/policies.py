@@ -27,18 +27,8 @@ class PolicyForm(forms.ModelForm):
 
     class Meta:
         model = CriteriaPolicy
-        fields = [
-            "open_verticals",
-            "min_followers",
-            "min_dev_team_size",
-            "min_user_services",
-            "support_channel_required",
-            "required_criteria",
-            "entry_validity_days",
-            "default_share_limit_per_hour",
-            "max_live_links_per_account",
-            "notes",
-        ]
+        # The form edits what the services take: the policy values, with the open verticals.
+        fields = ["open_verticals", *services.POLICY_FIELDS]
         widgets = {"open_verticals": forms.CheckboxSelectMultiple}
 
     def clean_max_live_links_per_account(self) -> int:
@@ -133,6 +123,22 @@ class CriteriaPolicyAdmin(ServiceSavingAdmin):
         self.message_user(request, _("Version %(version)d is now active.") % {"version": policy.version})
 
 
+# A preview is computed, never edited: every field it shows is read-only.
+PREVIEW_FIELDS = (
+    "policy",
+    "compared_with",
+    "requested_by",
+    "status",
+    "progress",
+    "became_ineligible",
+    "became_eligible",
+    "changes_display",
+    "error",
+    "created_at",
+    "finished_at",
+)
+
+
 @admin.register(PolicyPreview)
 class PolicyPreviewAdmin(admin.ModelAdmin):
     list_display = [
@@ -147,32 +153,8 @@ class PolicyPreviewAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status"]
     list_select_related = ["policy", "compared_with"]
-    fields = [
-        "policy",
-        "compared_with",
-        "requested_by",
-        "status",
-        "progress",
-        "became_ineligible",
-        "became_eligible",
-        "changes_display",
-        "error",
-        "created_at",
-        "finished_at",
-    ]
-    readonly_fields = [
-        "policy",
-        "compared_with",
-        "requested_by",
-        "status",
-        "progress",
-        "became_ineligible",
-        "became_eligible",
-        "changes_display",
-        "error",
-        "created_at",
-        "finished_at",
-    ]
+    fields = PREVIEW_FIELDS
+    readonly_fields = PREVIEW_FIELDS
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -10,6 +10,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from accounts.auth import authenticated_user
@@ -129,8 +130,25 @@ class ApplicationResubmitApi(_ApplicantTransitionApi):
     transition = staticmethod(services.application_resubmit)
 
 
+class _DecisionApi(APIView):
+    """Staff: validate the decision's input, then call the service that decides."""
+
+    permission_classes = [IsAdminUser]
+    input_serializer_class: type[Serializer[Any]]
+    decision: Callable[..., WhitelistApplication]
+
+    def post(self, request: Request, pk: int) -> Response:
+        application = application_visible_or_404(request, pk)
+        serializer = self.input_serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        application = type(self).decision(
+            actor=authenticated_user(request), application=application, **serializer.validated_data
+        )
+        return Response(ApplicationOutputSerializer(application).data)
+
+
 @application_approve_schema
-class ApplicationApproveApi(APIView):
+class ApplicationApproveApi(_DecisionApi):
     """Staff: approve a submitted application and grant or renew the account's whitelist entry.
 
     The criteria run again on the account as it is now; a required criterion that fails answers 409
@@ -140,48 +158,24 @@ class ApplicationApproveApi(APIView):
     decide (403).
     """
 
-    permission_classes = [IsAdminUser]
-
-    def post(self, request: Request, pk: int) -> Response:
-        application = application_visible_or_404(request, pk)
-        serializer = ApproveInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        application = services.application_approve(
-            actor=authenticated_user(request), application=application, **serializer.validated_data
-        )
-        return Response(ApplicationOutputSerializer(application).data)
+    input_serializer_class = ApproveInputSerializer
+    decision = staticmethod(services.application_approve)
 
 
 @application_reject_schema
-class ApplicationRejectApi(APIView):
+class ApplicationRejectApi(_DecisionApi):
     """Staff: reject a submitted application with a reason code; the message defaults to its text."""
 
-    permission_classes = [IsAdminUser]
-
-    def post(self, request: Request, pk: int) -> Response:
-        application = application_visible_or_404(request, pk)
-        serializer = RejectInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        application = services.application_reject(
-            actor=authenticated_user(request), application=application, **serializer.validated_data
-        )
-        return Response(ApplicationOutputSerializer(application).data)
+    input_serializer_class = RejectInputSerializer
+    decision = staticmethod(services.application_reject)
 
 
 @application_request_changes_schema
-class ApplicationRequestChangesApi(APIView):
+class ApplicationRequestChangesApi(_DecisionApi):
     """Staff: send a submitted application back to the applicant with what to change."""
 
-    permission_classes = [IsAdminUser]
-
-    def post(self, request: Request, pk: int) -> Response:
-        application = application_visible_or_404(request, pk)
-        serializer = RequestChangesInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        application = services.application_request_changes(
-            actor=authenticated_user(request), application=application, **serializer.validated_data
-        )
-        return Response(ApplicationOutputSerializer(application).data)
+    input_serializer_class = RequestChangesInputSerializer
+    decision = staticmethod(services.application_request_changes)
 
 
 @application_events_schema
