@@ -7,8 +7,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.models import OfficialAccount, User
-from accounts.selectors import EMAIL_SWEEP_BATCH, EMAIL_SWEEP_GRACE, EMAIL_SWEEP_HORIZON, organization_ids_of
+from accounts.models import MANAGING_ROLES, OfficialAccount, Organization, User
+from accounts.selectors import (
+    EMAIL_SWEEP_BATCH,
+    EMAIL_SWEEP_GRACE,
+    EMAIL_SWEEP_HORIZON,
+    organization_ids_of,
+    organization_list_managed_by,
+)
 from portal.email_claims import email_claimable
 
 from .constants import NOTIFIED_ENTRY_ACTIONS
@@ -149,3 +155,24 @@ def account_whitelist_dependents(account: OfficialAccount) -> list[str]:
     if entry_state is not None:
         dependents.append(_("a whitelist entry that is %(state)s") % {"state": EntryState(entry_state).label})
     return dependents
+
+
+def organization_list_applicant_for(*, user: User) -> QuerySet[Organization]:
+    """The organizations the user may apply for: those they manage (for staff, only as owner or admin)."""
+    organizations = organization_list_managed_by(user=user)
+    if user.is_staff:
+        # Staff review applications; they apply only for an organization they own or administer.
+        organizations = organizations.filter(memberships__user=user, memberships__role__in=MANAGING_ROLES)
+    return organizations
+
+
+def official_account_list_open_for_application(
+    *, organizations: QuerySet[Organization]
+) -> QuerySet[OfficialAccount]:
+    """The accounts of these organizations without an open application, by name."""
+    return (
+        OfficialAccount.objects.filter(organization__in=organizations)
+        .exclude(applications__state__in=OPEN_APPLICATION_STATES)
+        .select_related("organization")
+        .order_by("screen_name", "id")
+    )

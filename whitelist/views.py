@@ -1,78 +1,50 @@
 """Merchant web pages of the whitelist: applications, their eligibility check, timeline and transitions."""
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.auth import authenticated_user
 from accounts.forms import form_add_service_errors
-from accounts.models import MANAGING_ROLES, OfficialAccount, Organization, User
-from accounts.selectors import organization_list_managed_by
+from accounts.models import User
 from portal.errors import ApplicationError, Forbidden
 
 from . import services
-from .constants import GOOD_STANDING_DAYS, Criterion, Outcome, Recommendation, UserService
+from .constants import GOOD_STANDING_DAYS, Recommendation, UserService
 from .forms import ApplicationFilterForm, ApplicationForm
 from .models import (
+    EDITABLE_APPLICATION_STATES,
     OPEN_APPLICATION_STATES,
     ApplicationState,
     CriteriaPolicy,
     Evaluation,
-    ReviewEvent,
     WhitelistApplication,
     WhitelistEntry,
 )
+from .permissions import ensure_applicant
+from .presenters import criteria_rows, latest_change_request, state_label, timeline_row
 from .selectors import (
     application_events_visible_to,
     application_list_visible_to,
     evaluation_shown,
     evaluations_shown,
+    official_account_list_open_for_application,
+    organization_list_applicant_for,
     policy_active,
     whitelist_entry_list_visible_to,
 )
 
 APPLICATIONS_PER_PAGE = 25
 WITHDRAWABLE_STATES = (ApplicationState.SUBMITTED, ApplicationState.CHANGES_REQUESTED)
-
-EVENT_TITLES: dict[str, Promise] = {
-    ApplicationState.DRAFT: gettext_lazy("Draft started"),
-    ApplicationState.SUBMITTED: gettext_lazy("Submitted for review"),
-    ApplicationState.CHANGES_REQUESTED: gettext_lazy("Changes requested"),
-    ApplicationState.APPROVED: gettext_lazy("Approved"),
-    ApplicationState.REJECTED: gettext_lazy("Rejected"),
-    ApplicationState.WITHDRAWN: gettext_lazy("Withdrawn"),
-}
-
-
-@dataclass(frozen=True)
-class CriterionRow:
-    name: str
-    outcome: str
-    outcome_label: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class TimelineRow:
-    title: str
-    to_state: str
-    actor: str
-    created_at: datetime
-    reason_title: str
-    message: str
 
 
 # Reads and checks shared by the pages
@@ -85,7 +57,7 @@ def _application(request: HttpRequest, pk: int) -> WhitelistApplication:
 
 def _is_applicant(user: User, application: WhitelistApplication) -> bool:
     try:
-        services.ensure_applicant(user=user, application_or_account=application)
+        ensure_applicant(user=user, application_or_account=application)
     except Forbidden:
         return False
     return True
@@ -94,26 +66,9 @@ def _is_applicant(user: User, application: WhitelistApplication) -> bool:
 def _ensure_applicant_page(user: User, application: WhitelistApplication) -> None:
     """Pages only an applicant may open show the service's refusal on the 403 page."""
     try:
-        services.ensure_applicant(user=user, application_or_account=application)
+        ensure_applicant(user=user, application_or_account=application)
     except Forbidden as error:
         raise PermissionDenied(error.message) from error
-
-
-def _applicant_organizations(user: User) -> QuerySet[Organization]:
-    organizations = organization_list_managed_by(user=user)
-    if user.is_staff:
-        # Staff review applications; they apply only for an organization they own or administer.
-        organizations = organizations.filter(memberships__user=user, memberships__role__in=MANAGING_ROLES)
-    return organizations
-
-
-def _accounts_open_for_application(organizations: QuerySet[Organization]) -> QuerySet[OfficialAccount]:
-    return (
-        OfficialAccount.objects.filter(organization__in=organizations)
-        .exclude(applications__state__in=OPEN_APPLICATION_STATES)
-        .select_related("organization")
-        .order_by("screen_name", "id")
-    )
 
 
 def _criteria_context() -> dict[str, object]:
@@ -127,63 +82,6 @@ def _criteria_context() -> dict[str, object]:
 
 def _latest_evaluation(application: WhitelistApplication) -> Evaluation | None:
     return evaluation_shown(application=application)
-
-
-def _criteria_rows(evaluation: Evaluation | None) -> list[CriterionRow]:
-    if evaluation is None:
-        return []
-    rows = []
-    for result in evaluation.results:
-        criterion, outcome = result.get("criterion", ""), result.get("outcome", "")
-        rows.append(
-            CriterionRow(
-                name=str(Criterion(criterion).label) if criterion in Criterion.values else criterion,
-                outcome=outcome,
-                outcome_label=str(Outcome(outcome).label) if outcome in Outcome.values else outcome,
-                reason=result.get("reason", ""),
-            )
-        )
-    return rows
-
-
-def _actor_name(event: ReviewEvent, *, viewer: User) -> str:
-    if event.actor is None:
-        return _("The portal")
-    # Applicants see that platform staff acted, not which reviewer.
-    if event.actor.is_staff and not viewer.is_staff:
-        return _("Platform staff")
-    return event.actor.get_username()
-
-
-def _timeline_row(event: ReviewEvent, *, viewer: User) -> TimelineRow:
-    if event.is_note:
-        title = _("Note")
-    elif (
-        event.to_state == ApplicationState.SUBMITTED
-        and event.from_state == ApplicationState.CHANGES_REQUESTED
-    ):
-        title = _("Resubmitted for review")
-    else:
-        title = str(EVENT_TITLES.get(event.to_state, event.to_state))
-    return TimelineRow(
-        title=title,
-        to_state=event.to_state,
-        actor=_actor_name(event, viewer=viewer),
-        created_at=event.created_at,
-        reason_title=event.reason_code.title if event.reason_code else "",
-        message=event.message,
-    )
-
-
-def _latest_change_request(events: Sequence[ReviewEvent]) -> ReviewEvent | None:
-    for event in reversed(events):
-        if event.to_state == ApplicationState.CHANGES_REQUESTED:
-            return event
-    return None
-
-
-def _state_label(state: str) -> str:
-    return str(ApplicationState(state).label) if state in ApplicationState.values else state
 
 
 # Pages
@@ -211,7 +109,7 @@ def application_list(request: HttpRequest) -> HttpResponse:
         "is_filtered": bool(state),
         "has_any_application": has_any_application,
         "page_obj": page,
-        "can_apply": _applicant_organizations(user).exists(),
+        "can_apply": organization_list_applicant_for(user=user).exists(),
         **({} if has_any_application else _criteria_context()),
     }
     return render(request, "whitelist/application_list.html", context)
@@ -221,12 +119,12 @@ def application_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def application_create(request: HttpRequest) -> HttpResponse:
     user = authenticated_user(request)
-    organizations = _applicant_organizations(user)
+    organizations = organization_list_applicant_for(user=user)
     if not organizations.exists():
         raise PermissionDenied(
             _("Only the owners and admins of an organization can apply for the whitelist for its accounts.")
         )
-    accounts = _accounts_open_for_application(organizations)
+    accounts = official_account_list_open_for_application(organizations=organizations)
     initial = {}
     requested = request.GET.get("account", "")
     if requested.isdigit():
@@ -295,21 +193,21 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ],
         "attachments": list(application.attachments.all()),
         "evaluation": evaluation,
-        "criteria": _criteria_rows(evaluation),
+        "criteria": criteria_rows(evaluation),
         # While the evidence can change, a check older than the last change may no longer hold.
         "evaluation_is_stale": bool(
             evaluation
-            and state in services.EDITABLE_STATES
+            and state in EDITABLE_APPLICATION_STATES
             and evaluation.created_at < application.updated_at
         ),
-        "timeline": [_timeline_row(event, viewer=user) for event in events],
+        "timeline": [timeline_row(event, viewer=user) for event in events],
         "change_request": (
-            _latest_change_request(events) if state == ApplicationState.CHANGES_REQUESTED else None
+            latest_change_request(events) if state == ApplicationState.CHANGES_REQUESTED else None
         ),
         "entry": entry,
         "can_act": can_act,
-        "can_edit": can_act and state in services.EDITABLE_STATES,
-        "can_evaluate": can_act and state in services.EDITABLE_STATES,
+        "can_edit": can_act and state in EDITABLE_APPLICATION_STATES,
+        "can_evaluate": can_act and state in EDITABLE_APPLICATION_STATES,
         "can_submit": can_act and state == ApplicationState.DRAFT,
         "can_resubmit": can_act and state == ApplicationState.CHANGES_REQUESTED,
         "can_withdraw": can_act and state in WITHDRAWABLE_STATES,
@@ -323,11 +221,11 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = authenticated_user(request)
     application = _application(request, pk)
     _ensure_applicant_page(user, application)
-    if application.state not in services.EDITABLE_STATES:
+    if application.state not in EDITABLE_APPLICATION_STATES:
         messages.error(
             request,
             _("This application is %(state)s, so it can no longer be edited.")
-            % {"state": _state_label(application.state).lower()},
+            % {"state": state_label(application.state).lower()},
         )
         return redirect("whitelist:application-detail", pk=application.pk)
 
@@ -422,7 +320,7 @@ def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(
             request,
             _("This application is %(state)s, so it cannot be withdrawn.")
-            % {"state": _state_label(application.state).lower()},
+            % {"state": state_label(application.state).lower()},
         )
         return redirect("whitelist:application-detail", pk=application.pk)
     return render(request, "whitelist/application_withdraw.html", {"application": application})
@@ -437,7 +335,7 @@ def application_evaluate(request: HttpRequest, pk: int) -> HttpResponse:
     detail_url = reverse("whitelist:application-detail", args=[application.pk])
     try:
         # This page is the applicant's check; staff re-evaluate in the admin.
-        services.ensure_applicant(user=user, application_or_account=application)
+        ensure_applicant(user=user, application_or_account=application)
         evaluation = services.application_evaluate(actor=user, application=application)
     except ApplicationError as error:
         messages.error(request, error.message)
