@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.auth import authenticated_user
-from accounts.forms import form_add_service_errors
 from accounts.models import User
-from portal.errors import ApplicationError, Forbidden
+from portal.errors import ApplicationError, Forbidden, InvalidInput
+from portal.forms import form_add_service_errors
 
 from . import services
 from .constants import GOOD_STANDING_DAYS, Recommendation, UserService
@@ -151,7 +151,7 @@ def application_create(request: HttpRequest) -> HttpResponse:
             application = services.application_create(
                 actor=user, account=form.chosen_account(), data=form.evidence()
             )
-        except ValidationError as error:
+        except InvalidInput as error:
             form_add_service_errors(form, error)
         except ApplicationError as error:
             form.add_error(None, error.message)
@@ -236,7 +236,7 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("whitelist:application-detail", pk=application.pk)
         try:
             services.application_update(actor=user, application=application, data=form.evidence())
-        except ValidationError as error:
+        except InvalidInput as error:
             form_add_service_errors(form, error)
         except ApplicationError as error:
             form.add_error(None, error.message)
@@ -270,8 +270,6 @@ def _transition(
         service(actor=authenticated_user(request), application=application)
     except ApplicationError as error:
         messages.error(request, error.message)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, success_message)
     return redirect("whitelist:application-detail", pk=application.pk)
@@ -363,8 +361,6 @@ def application_attachment_upload(request: HttpRequest, pk: int) -> HttpResponse
         )
     except ApplicationError as error:
         messages.error(request, error.message)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
     else:
         messages.success(
             request,

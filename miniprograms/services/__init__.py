@@ -7,7 +7,7 @@ in a cycle:
     organization -> mini program -> official account -> whitelist application -> whitelist entry
     -> profile link -> share quota
 
-(accounts/services.py locks the organization and the account; whitelist/services.py takes the
+(accounts/services.py locks the organization and the account; whitelist/services/locks.py takes the
 account, then the application, then the entry.) No file or network I/O happens while rows are
 locked: an icon is written to storage before its mini program is locked.
 """

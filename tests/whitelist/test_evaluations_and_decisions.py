@@ -4,13 +4,12 @@ from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.exceptions import ValidationError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import OfficialAccount, Organization, User, VerificationStatus
 from accounts.services import official_account_set_verification, official_account_update
-from portal.errors import Conflict, Forbidden
+from portal.errors import Conflict, Forbidden, InvalidInput
 from tests import factories
 from whitelist import services
 from whitelist.models import (
@@ -247,9 +246,9 @@ def test_approve_override__without_the_permission__is_403(staff_client, unverifi
 
 @pytest.mark.django_db
 def test_approve_override__without_a_message__is_400_naming_message(unverified_submitted):
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(InvalidInput) as refused:
         services.application_approve(actor=_overrider(), application=unverified_submitted, override=True)
-    assert "message" in refused.value.message_dict
+    assert "message" in refused.value.errors
 
 
 @pytest.mark.django_db

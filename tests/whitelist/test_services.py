@@ -7,13 +7,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import MembershipRole
 from accounts.services import membership_add
-from portal.errors import Conflict, Forbidden
+from portal.errors import Conflict, Forbidden, InvalidInput
 from tests import factories
 from whitelist import services
 from whitelist.constants import Criterion, Outcome, Recommendation
@@ -264,27 +263,27 @@ def test_note__by_staff__is_a_note_hidden_unless_said_otherwise(reviewer, submit
 
 @pytest.mark.django_db
 def test_note__blank__is_refused_naming_message(reviewer, submitted):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.application_note(actor=reviewer, application=submitted, message="   ")
-    assert "message" in caught.value.message_dict
+    assert "message" in caught.value.errors
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("message", ["", "   "])
 def test_request_changes__without_message__is_refused_naming_message(reviewer, submitted, message):
     before = event_ids(submitted)
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.application_request_changes(actor=reviewer, application=submitted, message=message)
-    assert "message" in caught.value.message_dict
+    assert "message" in caught.value.errors
     submitted.refresh_from_db()
     assert submitted.state == State.SUBMITTED and event_ids(submitted) == before
 
 
 @pytest.mark.django_db
 def test_reject__without_reason_code__is_refused_naming_reason_code(reviewer, submitted):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.application_reject(actor=reviewer, application=submitted, reason_code=None, message="No.")
-    assert "reason_code" in caught.value.message_dict
+    assert "reason_code" in caught.value.errors
     submitted.refresh_from_db()
     assert submitted.state == State.SUBMITTED
 
@@ -538,10 +537,10 @@ def test_entry_move__without_reason__is_refused_naming_reason(reviewer, entry, a
     events_before = WhitelistEntryEvent.objects.filter(entry=entry).count()
     service = ENTRY_MOVES[action][0]
 
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         service(actor=reviewer, entry=entry, reason=reason)
 
-    assert "reason" in caught.value.message_dict
+    assert "reason" in caught.value.errors
     entry.refresh_from_db()
     assert entry.state == state
     assert WhitelistEntryEvent.objects.filter(entry=entry).count() == events_before
@@ -615,9 +614,9 @@ def test_revoke__then_new_application__fails_good_standing_and_is_ineligible(
 @pytest.mark.django_db
 @pytest.mark.parametrize("limit", [0, -3])
 def test_set_share_limit__below_one__is_refused_and_unchanged(reviewer, entry, limit):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.whitelist_entry_set_share_limit(actor=reviewer, entry=entry, share_limit_per_hour=limit)
-    assert "share_limit_per_hour" in caught.value.message_dict
+    assert "share_limit_per_hour" in caught.value.errors
     entry.refresh_from_db()
     assert entry.share_limit_per_hour == 1
     assert not WhitelistEntryEvent.objects.filter(entry=entry, action="share_limit").exists()

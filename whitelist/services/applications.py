@@ -3,12 +3,11 @@
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import OfficialAccount, User
-from portal.errors import Conflict
+from portal.errors import Conflict, InvalidInput
 
 from ..constants import UserService
 from ..models import (
@@ -44,7 +43,7 @@ def _clean_evidence(
     """Check the evidence; the API and the forms check types, this checks the rules between fields."""
     unknown = set(data) - set(EVIDENCE_FIELDS)
     if unknown:
-        raise ValidationError({name: [_("This field cannot be set.")] for name in sorted(unknown)})
+        raise InvalidInput({name: [_("This field cannot be set.")] for name in sorted(unknown)})
     merged = {name: getattr(current, name) for name in EVIDENCE_FIELDS} if current else {}
     merged.update(data)
     errors: dict[str, list[str]] = {}
@@ -58,7 +57,7 @@ def _clean_evidence(
     if unknown_services:
         errors["services"] = [_("Unknown services: %(names)s.") % {"names": ", ".join(unknown_services)}]
     if errors:
-        raise ValidationError(errors)
+        raise InvalidInput(errors)
     return dict(data)
 
 

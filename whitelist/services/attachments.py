@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from portal.errors import InvalidInput
 from portal.uploads import upload_check
 
 from ..models import (
@@ -41,7 +42,7 @@ def _attachment_room_check(application: WhitelistApplication) -> None:
     if application.state not in EDITABLE_APPLICATION_STATES:
         raise transition_refused(application, _("add documents to"))
     if application.attachments.count() >= ATTACHMENTS_PER_APPLICATION:
-        raise ValidationError(
+        raise InvalidInput(
             {
                 "file": [
                     _("At most %(count)d documents per application.") % {"count": ATTACHMENTS_PER_APPLICATION}
@@ -62,15 +63,18 @@ def application_attachment_add(
     application.refresh_from_db(fields=["state"])
     _attachment_room_check(application)
     if uploaded.size is None or uploaded.size == 0:
-        raise ValidationError({"file": [_("The file is empty.")]})
+        raise InvalidInput({"file": [_("The file is empty.")]})
     if uploaded.size > ATTACHMENT_MAX_BYTES:
-        raise ValidationError({"file": [_("The file is larger than 10 MB.")]})
-    checked = upload_check(
-        uploaded=uploaded,
-        field="file",
-        allowed=AttachmentContentType.values,
-        refused=_("Only PDF, PNG and JPEG files are accepted (checked by content)."),
-    )
+        raise InvalidInput({"file": [_("The file is larger than 10 MB.")]})
+    try:
+        checked = upload_check(
+            uploaded=uploaded,
+            field="file",
+            allowed=AttachmentContentType.values,
+            refused=_("Only PDF, PNG and JPEG files are accepted (checked by content)."),
+        )
+    except ValidationError as exc:
+        raise InvalidInput.from_django(exc) from exc
     attachment = ApplicationAttachment(
         application=application,
         original_name=attachment_original_name(uploaded.name or ""),

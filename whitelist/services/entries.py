@@ -3,7 +3,6 @@
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -13,6 +12,7 @@ from accounts.permissions import ensure_staff
 from accounts.profile_cache import profile_forget_accounts
 from integrations.models import WebhookEvent
 from integrations.services import webhook_endpoints_exist, webhook_event_emit
+from portal.errors import InvalidInput
 from portal.transitions import invalid_transition
 
 from ..constants import NOTIFIED_ENTRY_ACTIONS
@@ -143,7 +143,7 @@ def whitelist_entry_grant(*, application: WhitelistApplication, actor: User) -> 
 def _required_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": [_("Give the reason; the organization is told.")]})
+        raise InvalidInput({"reason": [_("Give the reason; the organization is told.")]})
     return reason
 
 
@@ -218,7 +218,7 @@ def whitelist_entry_set_share_limit(
 ) -> WhitelistEntry:
     ensure_staff(user=actor)
     if share_limit_per_hour < 1:
-        raise ValidationError({"share_limit_per_hour": [_("At least one share per hour.")]})
+        raise InvalidInput({"share_limit_per_hour": [_("At least one share per hour.")]})
     entry = WhitelistEntry.objects.select_for_update(of=("self",)).get(pk=entry.pk)
     before = entry.share_limit_per_hour
     if before == share_limit_per_hour:

@@ -1,6 +1,6 @@
 """The application's row locks, in the one order every whitelist service takes them.
 
-Row locks, in the one order every service here takes them (and miniprograms/services.py, which takes
+Row locks, in the one order every service here takes them (and miniprograms/services/, which takes
 the account before its links and reads entries without locking them):
 
     official account → application → whitelist entry;  criteria policy rows on their own.

@@ -3,7 +3,6 @@
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -11,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.permissions import ensure_staff
-from portal.errors import Conflict
+from portal.errors import Conflict, InvalidInput
 
 from ..constants import Criterion
 from ..models import CriteriaPolicy
@@ -38,7 +37,7 @@ POLICY_VERSION_ATTEMPTS = 20
 def _policy_values_clean(values: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(values["required_criteria"]) - set(Criterion.values))
     if unknown:
-        raise ValidationError(
+        raise InvalidInput(
             {"required_criteria": [_("Unknown criteria: %(names)s.") % {"names": ", ".join(unknown)}]}
         )
     return values
@@ -78,7 +77,7 @@ def policy_update(
     ensure_staff(user=actor)
     unknown = set(data) - set(POLICY_FIELDS)
     if unknown:
-        raise ValidationError({name: [_("This field cannot be set.")] for name in sorted(unknown)})
+        raise InvalidInput({name: [_("This field cannot be set.")] for name in sorted(unknown)})
     policy = CriteriaPolicy.objects.select_for_update(of=("self",)).get(pk=policy.pk)
     if policy.is_frozen or policy.is_active:
         raise Conflict(

@@ -1,14 +1,13 @@
 """The reviewer's writes: requesting changes, rejecting, approving (past the criteria or not), notes."""
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.permissions import ensure_staff
-from portal.errors import Conflict, Forbidden
+from portal.errors import Conflict, Forbidden, InvalidInput
 
 from ..constants import Criterion
 from ..criteria import CriterionResult
@@ -23,7 +22,7 @@ from .transitions import application_transition, review_event_notify_after_commi
 def _required_message(message: str) -> str:
     message = (message or "").strip()
     if not message:
-        raise ValidationError({"message": [_("Tell the applicant what to change.")]})
+        raise InvalidInput({"message": [_("Tell the applicant what to change.")]})
     return message
 
 
@@ -52,7 +51,7 @@ def application_reject(
 ) -> WhitelistApplication:
     ensure_reviewer(user=actor, application=application)
     if reason_code is None:
-        raise ValidationError({"reason_code": [_("Choose the reason for the rejection.")]})
+        raise InvalidInput({"reason_code": [_("Choose the reason for the rejection.")]})
     application = application_locked(application)
     application_transition(
         application,
@@ -100,7 +99,7 @@ def application_approve(
         if not can_override_criteria(user=actor):
             raise Forbidden(_("Only staff allowed to override the criteria can approve past them."))
         if not message:
-            raise ValidationError({"message": [_("Say why the criteria are overridden.")]})
+            raise InvalidInput({"message": [_("Say why the criteria are overridden.")]})
     application = application_locked_with_account(application)
     if application.state != ApplicationState.SUBMITTED:
         raise transition_refused(application, _("approve"))
@@ -142,7 +141,7 @@ def application_note(
     ensure_staff(user=actor)
     message = (message or "").strip()
     if not message:
-        raise ValidationError({"message": [_("The note is empty.")]})
+        raise InvalidInput({"message": [_("The note is empty.")]})
     event = ReviewEvent.objects.create(
         application=application, actor=actor, message=message, visible_to_applicant=visible_to_applicant
     )
