@@ -51,6 +51,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
+from benchmarks.processes import manage, run  # noqa: E402 - after the path is set
 from benchmarks.throttle_comparison import (  # noqa: E402 - after the path is set
     PostgresServer,
     drf_attempt,
@@ -243,22 +244,6 @@ def bench_environment(*, database_url: str, redis_url: str) -> dict[str, str]:
         "CACHE_KEY_PREFIX": "bench",
         "PYTHONUNBUFFERED": "1",
     }
-
-
-def manage(*arguments: str, env: dict[str, str], timeout: float) -> None:
-    """Run manage.py with its output passed through (the seed prints its progress)."""
-    try:
-        completed = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-            [sys.executable, str(PROJECT_DIR / "manage.py"), *arguments],
-            cwd=PROJECT_DIR,
-            env=env,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise SystemExit(f"manage.py {arguments[0]} took more than {timeout:.0f} s; stopped it.") from None
-    if completed.returncode != 0:
-        raise SystemExit(f"manage.py {' '.join(arguments)} failed with status {completed.returncode}.")
 
 
 def seeded_accounts(server: PostgresServer) -> int | None:
@@ -825,23 +810,16 @@ def row_queries(context: "Context") -> list[Figure]:
             "QUERY_COUNTS_REPORT": str(path),
             "REQUIRE_SERVICES": "1",
         }
-        completed = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "tests/portal/test_query_counts.py",
-            ],
-            cwd=PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/portal/test_query_counts.py",
+        ]
+        completed = run(command, env=env, timeout=900)
         if not path.exists():
             raise RuntimeError(f"the query count tests wrote no report:\n{completed.stdout[-2000:]}")
         entries = json.loads(path.read_text())

@@ -41,11 +41,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-MANAGE_PY = PROJECT_DIR / "manage.py"
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
 from accounts.validators import CREDIT_CODE_ALPHABET, credit_code_check_character  # noqa: E402
+from benchmarks.processes import manage, manage_command  # noqa: E402
 
 # The verticals the data migration creates; a benchmark file must use codes that exist.
 VERTICAL_CODES: tuple[str, ...] = tuple(
@@ -345,26 +345,17 @@ def _environment(target: Target) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": target.url, "PYTHONUNBUFFERED": "1"}
 
 
-def _manage(*arguments: str) -> list[str]:
-    return [sys.executable, str(MANAGE_PY), *arguments]
-
-
 def migrate(target: Target, *, timeout: float) -> None:
     target.create()
-    try:
-        completed = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-            _manage("migrate", "--noinput", "--verbosity", "0"),
-            cwd=PROJECT_DIR,
-            env=_environment(target),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise SystemExit(f"manage.py migrate took more than {timeout:.0f} s; stopped it.") from None
-    if completed.returncode != 0:
-        raise SystemExit(f"manage.py migrate failed:\n{completed.stdout}{completed.stderr}")
+    manage(
+        "migrate",
+        "--noinput",
+        "--verbosity",
+        "0",
+        env=_environment(target),
+        timeout=timeout,
+        capture_output=True,
+    )
 
 
 def _peak_rss_mb(max_rss: int) -> float:
@@ -419,7 +410,7 @@ def import_pass(
 ) -> PassResult:
     print(f"  {label}: {path.name} ...", file=sys.stderr, flush=True)
     output, wall, peak = _run_measured(
-        _manage("import_accounts", str(path), "--quiet", "--batch-size", str(batch_size)),
+        manage_command("import_accounts", str(path), "--quiet", "--batch-size", str(batch_size)),
         env=_environment(target),
         timeout=timeout,
         log_dir=log_dir,

@@ -27,7 +27,6 @@ import contextlib
 import os
 import platform
 import secrets
-import subprocess
 import sys
 import threading
 import time
@@ -43,9 +42,10 @@ if TYPE_CHECKING:
     from rest_framework.throttling import ScopedRateThrottle
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-MANAGE_PY = PROJECT_DIR / "manage.py"
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
+
+from benchmarks.processes import manage  # noqa: E402 - after the path is set
 
 SETTINGS_MODULE = "portal.settings.local"
 SCRATCH_DATABASE = "portal_throttle_bench"
@@ -302,20 +302,7 @@ def _required_environment() -> tuple[str, str]:
 
 def migrate(server: PostgresServer, *, env: dict[str, str], timeout: float) -> None:
     server.create()
-    try:
-        completed = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-            [sys.executable, str(MANAGE_PY), "migrate", "--noinput", "--verbosity", "0"],
-            cwd=PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise SystemExit(f"manage.py migrate took more than {timeout:.0f} s; stopped it.") from None
-    if completed.returncode != 0:
-        raise SystemExit(f"manage.py migrate failed:\n{completed.stdout}{completed.stderr}")
+    manage("migrate", "--noinput", "--verbosity", "0", env=env, timeout=timeout, capture_output=True)
 
 
 @contextlib.contextmanager
