@@ -7,6 +7,7 @@ from pathlib import Path
 
 from benchmarks.bench_common import Context, Figure, markdown_table, progress
 from benchmarks.processes import run
+from benchmarks.wrk import HttpResult
 
 # ---------------------------------------------------------------------------------------------
 # Row 3: HTTP under gunicorn
@@ -24,7 +25,7 @@ def row_http(context: "Context") -> list[Figure]:
     results = http_load.measure_http(context.env, targets, duration=context.http_seconds)
     by_name = {result.name: result for result in results}
 
-    def cpu(result: "http_load.HttpResult") -> str:
+    def cpu(result: HttpResult) -> str:
         value = result.server_cpu_ms_per_request
         return "server CPU n/a" if value is None else f"{value:.2f} ms server CPU a request"
 
