@@ -71,7 +71,7 @@ from benchmarks.bench_quota import (  # noqa: E402
 )
 from benchmarks.bench_serving import row_admin, row_http, row_load, row_queries  # noqa: E402
 from benchmarks.processes import manage  # noqa: E402 - after the path is set
-from benchmarks.throttle_comparison import PostgresServer, redis_url_on_database  # noqa: E402
+from benchmarks.scratch_services import PostgresServer, redis_url_on_database  # noqa: E402
 
 ROWS: dict[int, Callable[[Context], list[Figure]]] = {
     1: row_exactness,

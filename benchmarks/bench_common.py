@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.processes import PROJECT_DIR
-from benchmarks.throttle_comparison import PostgresServer
+from benchmarks.scratch_services import PostgresServer
 
 SETTINGS_MODULE = "benchmarks.settings"
 SCRATCH_DATABASE = "portal_bench"

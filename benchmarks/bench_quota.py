@@ -10,8 +10,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from benchmarks.attempts import drf_attempt, drf_share_throttle
 from benchmarks.bench_common import Context, Figure, progress, ratio, timed_rate
-from benchmarks.throttle_comparison import drf_attempt, drf_share_throttle, fresh_accounts
+from benchmarks.throttle_comparison import fresh_accounts
 
 # ---------------------------------------------------------------------------------------------
 # Row 1: share quota exactness under concurrency from several processes

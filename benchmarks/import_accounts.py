@@ -42,10 +42,8 @@ if str(PROJECT_DIR) not in sys.path:
 
 from benchmarks.directory_files import DirectoryFiles, directory_files_write  # noqa: E402
 from benchmarks.processes import manage, manage_command  # noqa: E402
+from benchmarks.scratch_services import LOCAL_HOSTS, PROTECTED_DATABASES  # noqa: E402
 
-# Scratch databases are dropped and created again: never these.
-PROTECTED_DATABASES = frozenset({"portal", "portal_ci", "portal_dev", "postgres", "template0", "template1"})
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 SUMMARY = re.compile(r"created ([\d,]+), updated ([\d,]+), rejected ([\d,]+)")
 ROWS_READ = re.compile(r": ([\d,]+) rows in ")
 
