@@ -1,6 +1,6 @@
 """Staff screens for users, organizations, verticals, official accounts and directory conflicts.
 
-Every save of a domain row goes through accounts/services.py, as the merchant pages and the API do.
+Every save of a domain row goes through accounts/services/, as the merchant pages and the API do.
 """
 
 from typing import Any
@@ -292,7 +292,7 @@ class OfficialAccountAdmin(ServiceSavingAdmin, LargeTableAdmin):
                     official_account_verify(actor=actor, account=account, reason=reason)
                 else:
                     official_account_reject(actor=actor, account=account, reason=reason)
-            except (ApplicationError, ValidationError) as error:
+            except ApplicationError as error:
                 form.add_error(None, service_error_text(error))
             else:
                 self.message_user(request, _("Done: %(decision)s.") % {"decision": self.DECISIONS[decision]})

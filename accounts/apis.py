@@ -4,9 +4,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import status
-from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
@@ -19,13 +17,20 @@ from rest_framework.views import APIView
 from accounts.auth import authenticated_user
 from accounts.scopes import Scope
 from portal.api_keys import api_key_authentication, request_api_key
-from portal.errors import PROBLEM_CONTENT_TYPE
 from portal.filters import StrictFilterBackend, StrictOrderingFilter
-from portal.openapi import problem, problems
 from portal.pagination import IdCursorPagination
 from portal.parsers import JSONParser
 from portal.throttling import IpRateThrottle, PrincipalRateThrottle
 
+from .api_schema import (
+    account_bulk_upsert_schema,
+    official_account_detail_schema,
+    official_account_list_schema,
+    official_account_verify_schema,
+    register_schema,
+    token_schema,
+    vertical_list_schema,
+)
 from .directory import KNOWN_COLUMNS, official_accounts_upsert
 from .filters import OfficialAccountFilter
 from .lockout import LoginLockedOut, request_is_locked_out, request_refusal
@@ -38,13 +43,10 @@ from .selectors import (
 )
 from .serializers import (
     BulkUpsertInputSerializer,
-    BulkUpsertOutputSerializer,
     OfficialAccountInputSerializer,
     OfficialAccountOutputSerializer,
     OrganizationOutputSerializer,
     RegisterInputSerializer,
-    RegisterOutputSerializer,
-    TokenOutputSerializer,
     UserOutputSerializer,
     VerticalOutputSerializer,
 )
@@ -56,62 +58,8 @@ from .services import (
     user_token_obtain,
 )
 
-# Statuses of every operation that reads a body: too large, or not JSON.
-BODY_PROBLEMS = problems(413, 415)
 
-ACCOUNT_EXAMPLE = {
-    "id": 42,
-    "organization": 7,
-    "platform": "weibo",
-    "platform_uid": "3000000001",
-    "screen_name": "Alice Foods Official",
-    "kind": "enterprise",
-    "vertical": "food_beverage",
-    "followers_count": 250000,
-    "verification_status": "unverified",
-    "verified_at": None,
-    "created_at": "2025-03-01T08:00:00Z",
-    "updated_at": "2025-03-01T08:00:00Z",
-}
-ACCOUNT_INPUT_EXAMPLE = {
-    key: ACCOUNT_EXAMPLE[key]
-    for key in ("platform", "platform_uid", "screen_name", "kind", "vertical", "followers_count")
-}
-
-
-def _account_response_example(summary: str = "The account", **changes: object) -> OpenApiExample:
-    return OpenApiExample(summary, value={**ACCOUNT_EXAMPLE, **changes}, response_only=True)
-
-
-@extend_schema(
-    summary="Sign up",
-    tags=["accounts"],
-    auth=[],
-    request=RegisterInputSerializer,
-    responses={201: RegisterOutputSerializer, **BODY_PROBLEMS},
-    examples=[
-        OpenApiExample(
-            "A merchant signs up",
-            value={
-                "username": "carol",
-                "email": "carol@example.com",
-                "password": "a-long-and-unusual-passphrase",
-                "organization_name": "Carol Media",
-                "organization_kind": "media",
-            },
-            request_only=True,
-        ),
-        OpenApiExample(
-            "Signed up",
-            value={
-                "user": {"id": 12, "username": "carol"},
-                "organization": {"id": 7, "name": "Carol Media", "kind": "media"},
-            },
-            response_only=True,
-            status_codes=["201"],
-        ),
-    ],
-)
+@register_schema
 class RegisterApi(APIView):
     """Create a user, its organization and the owner membership; a welcome email with the link that
     confirms the address follows (until confirmed, the portal mails that address nothing else)."""
@@ -134,37 +82,7 @@ class RegisterApi(APIView):
         )
 
 
-@extend_schema_view(
-    post=extend_schema(
-        summary="Get a user's token",
-        tags=["accounts"],
-        auth=[],
-        request=AuthTokenSerializer,
-        responses={
-            200: TokenOutputSerializer,
-            **BODY_PROBLEMS,
-            (429, PROBLEM_CONTENT_TYPE): problem(
-                429,
-                "Too many requests (see `Retry-After` and the `RateLimit` fields), or log-in refused "
-                "(type `urn:portal:problem:login-locked-out`) after repeated failures: for the username "
-                "from this address, from this address over any usernames, or (a short, growing wait) for "
-                "the username from an address that failed for it.",
-            ),
-        },
-        examples=[
-            OpenApiExample(
-                "Credentials",
-                value={"username": "carol", "password": "a-long-and-unusual-passphrase"},
-                request_only=True,
-            ),
-            OpenApiExample(
-                "The token",
-                value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"},
-                response_only=True,
-            ),
-        ],
-    )
-)
+@token_schema
 class TokenApi(ObtainAuthToken):
     """Trade a username and password for the token to send as `Authorization: Token <token>`.
 
@@ -198,19 +116,7 @@ class TokenApi(ObtainAuthToken):
         return Response({"token": token.key})
 
 
-@extend_schema_view(
-    get=extend_schema(
-        summary="List the verticals",
-        tags=["accounts"],
-        examples=[
-            OpenApiExample(
-                "A vertical",
-                value={"code": "commerce", "name": "Commerce", "description": "Shops and marketplaces."},
-                response_only=True,
-            )
-        ],
-    )
-)
+@vertical_list_schema
 class VerticalListApi(ListAPIView):
     """The categories of accounts, by code; an account names its vertical by code."""
 
@@ -224,22 +130,7 @@ class VerticalListApi(ListAPIView):
         return vertical_list()
 
 
-@extend_schema_view(
-    get=extend_schema(
-        summary="List official accounts",
-        examples=[_account_response_example("An account")],
-    ),
-    post=extend_schema(
-        summary="Register an official account",
-        request=OfficialAccountInputSerializer,
-        responses={201: OfficialAccountOutputSerializer, **BODY_PROBLEMS},
-        examples=[
-            OpenApiExample("A new account", value=ACCOUNT_INPUT_EXAMPLE, request_only=True),
-            _account_response_example("Registered"),
-        ],
-    ),
-)
-@extend_schema(tags=["accounts"])
+@official_account_list_schema
 class OfficialAccountListApi(ListAPIView):
     """The accounts of the caller's organizations (all of them for staff), newest first.
 
@@ -284,23 +175,7 @@ class OfficialAccountListApi(ListAPIView):
         return Response(OfficialAccountOutputSerializer(account).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema_view(
-    get=extend_schema(
-        summary="Get an official account",
-        responses={200: OfficialAccountOutputSerializer},
-        examples=[_account_response_example()],
-    ),
-    patch=extend_schema(
-        summary="Edit an official account",
-        request=OfficialAccountInputSerializer,
-        responses={200: OfficialAccountOutputSerializer, **BODY_PROBLEMS},
-        examples=[
-            OpenApiExample("A new screen name", value={"screen_name": "Alice Foods"}, request_only=True),
-            _account_response_example("Edited", screen_name="Alice Foods"),
-        ],
-    ),
-)
-@extend_schema(tags=["accounts"])
+@official_account_detail_schema
 class OfficialAccountDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -325,17 +200,7 @@ class OfficialAccountDetailApi(APIView):
         return Response(OfficialAccountOutputSerializer(account).data)
 
 
-@extend_schema(
-    summary="Verify an official account",
-    tags=["accounts"],
-    request=None,
-    responses={200: OfficialAccountOutputSerializer},
-    examples=[
-        _account_response_example(
-            "Verified", verification_status="verified", verified_at="2025-03-02T09:30:00Z"
-        )
-    ],
-)
+@official_account_verify_schema
 class OfficialAccountVerifyApi(APIView):
     """Staff only: mark the account verified; verifying a verified account changes nothing."""
 
@@ -378,62 +243,7 @@ class IsStaffOrPlatformKey(IsAdminUser):
         return super().has_permission(request, view)  # type: ignore[arg-type]
 
 
-@extend_schema(
-    summary="Create or update accounts in bulk",
-    tags=["directory"],
-    request=BulkUpsertInputSerializer,
-    responses={200: BulkUpsertOutputSerializer, **BODY_PROBLEMS},
-    examples=[
-        OpenApiExample(
-            "Two rows",
-            value={
-                "accounts": [
-                    {
-                        "platform_uid": "3000000001",
-                        "screen_name": "Alice Foods Official",
-                        "kind": "enterprise",
-                        "vertical": "food_beverage",
-                        "followers_count": 250000,
-                        "organization_name": "Alice Foods Co",
-                        "organization_kind": "enterprise",
-                    },
-                    {"platform_uid": "3000000002", "screen_name": "No vertical", "kind": "media"},
-                ]
-            },
-            request_only=True,
-        ),
-        OpenApiExample(
-            "One created, one rejected",
-            value={
-                "created": 1,
-                "updated": 0,
-                "rejected": 1,
-                "results": [
-                    {
-                        "index": 0,
-                        "platform": "weibo",
-                        "platform_uid": "3000000001",
-                        "outcome": "created",
-                        "account": 42,
-                        "errors": {},
-                    },
-                    {
-                        "index": 1,
-                        "platform": "weibo",
-                        "platform_uid": "3000000002",
-                        "outcome": "rejected",
-                        "account": None,
-                        "errors": {
-                            "vertical": ["This field is required."],
-                            "followers_count": ["This field is required."],
-                        },
-                    },
-                ],
-            },
-            response_only=True,
-        ),
-    ],
-)
+@account_bulk_upsert_schema
 class AccountBulkUpsertApi(APIView):
     """Create or update up to 1,000 official accounts keyed by (platform, platform_uid).
 

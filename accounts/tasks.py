@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
-from portal.email_claims import email_claim, email_mark_sent, email_release
+from portal.email_claims import send_once
 
 from .emails import email_users
 from .links import email_confirmation_url, password_reset_url
@@ -28,32 +28,29 @@ def send_welcome_email(self, *, user_id: int) -> bool:  # type: ignore[no-untype
     retry, and a worker killed between the claim and the send leaves a claim that expires, after which
     the sweep sends the email (portal/email_claims.py).
     """
-    row = User.objects.filter(pk=user_id)
-    if not email_claim(row, claimed_field=CLAIMED, sent_field=SENT):
-        return False
-    user = User.objects.get(pk=user_id)
-    context = {
-        "user": user,
-        "organizations": [m.organization for m in user.memberships.select_related("organization")],
-        # The sign-up email is the one the portal sends to an address not yet confirmed: it carries the link.
-        "confirm_url": None if user.email_confirmed_at else email_confirmation_url(user),
-    }
-    try:
-        with user_locale(user):
-            subject = render_to_string("emails/welcome_subject.txt", context).strip()
-            message = render_to_string("emails/welcome.txt", context)
-        send_mail(
-            subject=subject,
-            message=message,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[user.email],
-        )
-    except Exception as exc:
-        email_release(row, claimed_field=CLAIMED)
+
+    def load() -> tuple[User, dict[str, object]]:
+        user = User.objects.get(pk=user_id)
+        return user, {
+            "user": user,
+            "organizations": [m.organization for m in user.memberships.select_related("organization")],
+            # The sign-up email is the one the portal sends to an address not yet confirmed: it carries the
+            # link.
+            "confirm_url": None if user.email_confirmed_at else email_confirmation_url(user),
+        }
+
+    def send(loaded: tuple[User, dict[str, object]]) -> bool:
+        user, context = loaded
+        _send_to_user(user, "emails/welcome", context)
+        return True
+
+    def retry(exc: Exception) -> None:
         logger.warning("Welcome email to user %s failed: %s", user_id, exc)
         raise self.retry(exc=exc) from exc
-    email_mark_sent(row, sent_field=SENT)
-    return True
+
+    row = User.objects.filter(pk=user_id)
+    sent = send_once(row, claimed_field=CLAIMED, sent_field=SENT, load=load, send=send, on_failure=retry)
+    return sent is not None
 
 
 @shared_task

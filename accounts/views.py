@@ -7,7 +7,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
@@ -16,15 +16,11 @@ from django.views import i18n
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.auth import authenticated_user
-from portal.errors import ApplicationError
+from portal.errors import ApplicationError, InvalidInput
+from portal.forms import form_add_service_errors
 from portal.middleware import language_from_cookie
 
-from .forms import (
-    OfficialAccountForm,
-    PreferencesForm,
-    SignupForm,
-    form_add_service_errors,
-)
+from .forms import OfficialAccountForm, PreferencesForm, SignupForm
 from .links import email_confirmation_user
 from .models import User, VerificationStatus
 from .permissions import can_manage_organization
@@ -88,7 +84,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             user = user_preferences_update(user=user, data=form.cleaned_data)
-        except ValidationError as error:
+        except InvalidInput as error:
             form_add_service_errors(form, error)
         else:
             # Told in the language just chosen, as the next page will be.
@@ -125,7 +121,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 # The language the sign-up page is in: the switch's choice, else the browser's.
                 language=translation.get_language(),
             )
-        except ValidationError as error:
+        except InvalidInput as error:
             form_add_service_errors(form, error)
         else:
             # Named, since there are two backends (django-axes' and this one) and no authenticate() ran.
@@ -183,10 +179,8 @@ def account_create(request: HttpRequest) -> HttpResponse:
                 organization=form.chosen_organization(),
                 **form.account_fields(),
             )
-        except ValidationError as error:
-            form_add_service_errors(form, error)
         except ApplicationError as error:
-            form.add_error(None, error.message)
+            form_add_service_errors(form, error)
         else:
             messages.success(
                 request,
@@ -218,10 +212,8 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
             updated = official_account_update(
                 actor=authenticated_user(request), account=account, data=changes
             )
-        except ValidationError as error:
-            form_add_service_errors(form, error)
         except ApplicationError as error:
-            form.add_error(None, error.message)
+            form_add_service_errors(form, error)
         else:
             if not was_unverified and updated.verification_status == VerificationStatus.UNVERIFIED:
                 messages.warning(

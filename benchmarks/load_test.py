@@ -277,7 +277,7 @@ def measure_load(
     env: Mapping[str, str], *, seconds: float = 60, rate: float = 60, accounts: int = 20
 ) -> LoadResult:
     """gunicorn with `env`, the load, and the checks (Django set up on the same database)."""
-    from benchmarks.http_load import gunicorn_server
+    from benchmarks.gunicorn_server import gunicorn_server
 
     load_accounts, secret = prepare_load(accounts=accounts)
     with gunicorn_server(env) as server:

@@ -27,33 +27,30 @@ import contextlib
 import os
 import platform
 import secrets
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import unquote, urlsplit, urlunsplit
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from django.core.cache.backends.base import BaseCache
-    from rest_framework.throttling import ScopedRateThrottle
+    pass
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-MANAGE_PY = PROJECT_DIR / "manage.py"
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
+from benchmarks.attempts import (  # noqa: E402 - after the path is set
+    THROTTLE_RATE,
+    THROTTLE_SCOPE,
+    burst,
+    drf_attempt,
+    drf_share_throttle,
+)
+from benchmarks.processes import manage  # noqa: E402
+from benchmarks.scratch_services import SCRATCH_DATABASE, PostgresServer, redis_url_on_database  # noqa: E402
+
 SETTINGS_MODULE = "portal.settings.local"
-SCRATCH_DATABASE = "portal_throttle_bench"
-# The scratch database is dropped and created again: never these.
-PROTECTED_DATABASES = frozenset({"portal", "portal_ci", "portal_dev", "postgres", "template0", "template1"})
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-THROTTLE_SCOPE = "share"
-THROTTLE_RATE = "1/hour"
 LIMIT = 1  # the same limit for all three: one share per account and hour
 CACHE_PREFIX = "throttle-bench"  # the Django cache's KEY_PREFIX, with a token per run
 # Account ids for the Redis quota keys: far above any real account, a random block per run.
@@ -62,192 +59,7 @@ MAX_ACCOUNTS = 1000
 
 
 # ---------------------------------------------------------------------------------------------
-# One burst: N threads released together, one attempt each
-
-
-@dataclass(slots=True)
-class Burst:
-    granted: int = 0
-    refused: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-def burst(
-    attempt: Callable[[], bool],
-    *,
-    attempts: int,
-    timeout: float,
-    before: Callable[[], None] | None = None,
-    after: Callable[[], None] | None = None,
-) -> Burst:
-    """Run `attempt` once in each of `attempts` threads, all released by one barrier.
-
-    `before` runs in each thread ahead of the barrier (open a connection, so the burst is not spread
-    out by connecting), `after` in each thread at the end (close it). Bounded: the barrier and the
-    joins time out, and a burst that is still running after `timeout` seconds raises TimeoutError.
-    """
-    barrier = threading.Barrier(attempts, timeout=timeout)
-    lock = threading.Lock()
-    result = Burst()
-
-    def run() -> None:
-        try:
-            if before is not None:
-                try:
-                    before()
-                except BaseException:
-                    barrier.abort()  # the others would wait for this thread in vain
-                    raise
-            barrier.wait()
-            granted = attempt()
-            with lock:
-                if granted:
-                    result.granted += 1
-                else:
-                    result.refused += 1
-        except Exception as exc:
-            with lock:
-                result.errors.append(repr(exc))
-        finally:
-            if after is not None:
-                try:
-                    after()
-                except Exception as exc:
-                    with lock:
-                        result.errors.append(f"after the attempt: {exc!r}")
-
-    threads = [threading.Thread(target=run, name=f"attempt-{n}", daemon=True) for n in range(attempts)]
-    deadline = time.monotonic() + timeout + 5
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=max(0.0, deadline - time.monotonic()))
-    running = sum(thread.is_alive() for thread in threads)
-    if running:
-        raise TimeoutError(f"{running} of {attempts} attempts still running after {timeout:.0f} s")
-    return result
-
-
-# ---------------------------------------------------------------------------------------------
-# DRF's ScopedRateThrottle with a fake request and view
-
-
-def drf_share_throttle(cache: "BaseCache") -> "type[ScopedRateThrottle]":
-    """ScopedRateThrottle as a view with `throttle_scope = "share"` would use it, on `cache`."""
-    from rest_framework.throttling import ScopedRateThrottle
-
-    class ShareThrottle(ScopedRateThrottle):
-        THROTTLE_RATES = {THROTTLE_SCOPE: THROTTLE_RATE}
-
-    ShareThrottle.cache = cache
-    return ShareThrottle
-
-
-def drf_attempt(throttle_class: "type[ScopedRateThrottle]", ident: str) -> Callable[[], bool]:
-    """One request by the user `ident`: a new throttle instance per request, as DRF makes them."""
-    request = cast(Any, SimpleNamespace(user=SimpleNamespace(is_authenticated=True, pk=ident), META={}))
-    view = cast(Any, SimpleNamespace(throttle_scope=THROTTLE_SCOPE))
-
-    def attempt() -> bool:
-        return throttle_class().allow_request(request, view)
-
-    return attempt
-
-
-def drf_cache_key(ident: str) -> str:
-    """The key ScopedRateThrottle uses for `ident`, before the cache adds its prefix and version."""
-    from rest_framework.throttling import ScopedRateThrottle
-
-    return ScopedRateThrottle.cache_format % {"scope": THROTTLE_SCOPE, "ident": ident}
-
-
-# ---------------------------------------------------------------------------------------------
-# The services: arguments, Redis, the scratch PostgreSQL database
-
-
-@dataclass(frozen=True, slots=True)
-class PostgresServer:
-    host: str
-    port: int
-    user: str | None
-    password: str | None
-    maintenance_database: str  # what DATABASE_URL names; only connected to, to create and drop
-    scratch: str
-
-    @classmethod
-    def parse(cls, url: str, scratch: str) -> "PostgresServer":
-        parts = urlsplit(url)
-        if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
-            raise SystemExit(f"DATABASE_URL must be a postgres:// URL, not {parts.scheme}://.")
-        if parts.hostname not in LOCAL_HOSTS:
-            raise SystemExit(f"The benchmark only uses a local PostgreSQL server, not {parts.hostname!r}.")
-        if scratch in PROTECTED_DATABASES:
-            raise SystemExit(
-                f"Refusing to use the database {scratch!r} as the scratch database: the benchmark drops "
-                f"and creates it. Use a scratch name such as {SCRATCH_DATABASE}."
-            )
-        return cls(
-            host=parts.hostname,
-            port=parts.port or 5432,
-            user=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            maintenance_database=unquote(parts.path.lstrip("/")) or "postgres",
-            scratch=scratch,
-        )
-
-    @property
-    def scratch_url(self) -> str:
-        credentials = ""
-        if self.user:
-            credentials = self.user + (f":{self.password}" if self.password else "") + "@"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"postgres://{credentials}{host}:{self.port}/{self.scratch}"
-
-    def _connect(self, database: str) -> Any:
-        import psycopg
-
-        return psycopg.connect(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            dbname=database,
-            autocommit=True,
-            connect_timeout=10,
-        )
-
-    def _execute(self, statement: str) -> None:
-        from psycopg import sql
-
-        with self._connect(self.maintenance_database) as connection:
-            connection.execute(sql.SQL(statement).format(name=sql.Identifier(self.scratch)))
-
-    def create(self) -> None:
-        self.drop()
-        self._execute("CREATE DATABASE {name}")
-
-    def drop(self) -> None:
-        # FORCE (PostgreSQL 13+) ends the sessions a killed run left behind.
-        self._execute("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-    def describe(self) -> tuple[str, int]:
-        """The server's version and how many connections an ordinary session may still open."""
-        with self._connect(self.maintenance_database) as connection:
-            version = connection.execute("SHOW server_version").fetchone()[0]
-            maximum = int(connection.execute("SHOW max_connections").fetchone()[0])
-            reserved = int(connection.execute("SHOW superuser_reserved_connections").fetchone()[0])
-            in_use = int(connection.execute("SELECT count(*) FROM pg_stat_activity").fetchone()[0])
-        return f"PostgreSQL {version}", maximum - reserved - in_use
-
-
-def redis_url_on_database(url: str, database: int) -> str:
-    """REDIS_URL with its database number replaced by `database`."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"redis", "rediss"}:
-        raise SystemExit(f"REDIS_URL must be a redis:// or rediss:// URL, not {parts.scheme}://.")
-    if "db=" in parts.query:
-        raise SystemExit("Give the Redis database with --redis-db, not as ?db= in REDIS_URL.")
-    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
+# The arguments and the scratch PostgreSQL database
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -302,20 +114,7 @@ def _required_environment() -> tuple[str, str]:
 
 def migrate(server: PostgresServer, *, env: dict[str, str], timeout: float) -> None:
     server.create()
-    try:
-        completed = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-            [sys.executable, str(MANAGE_PY), "migrate", "--noinput", "--verbosity", "0"],
-            cwd=PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise SystemExit(f"manage.py migrate took more than {timeout:.0f} s; stopped it.") from None
-    if completed.returncode != 0:
-        raise SystemExit(f"manage.py migrate failed:\n{completed.stdout}{completed.stderr}")
+    manage("migrate", "--noinput", "--verbosity", "0", env=env, timeout=timeout, capture_output=True)
 
 
 @contextlib.contextmanager

@@ -8,12 +8,17 @@ expiry is far longer than a send may take (EMAIL_TIMEOUT bounds each SMTP step),
 never taken from under its worker.
 """
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 EMAIL_CLAIM_EXPIRY = timedelta(minutes=15)
+
+LoadedT = TypeVar("LoadedT")
+ResultT = TypeVar("ResultT")
 
 
 def email_claimable(*, claimed_field: str, sent_field: str, now: datetime) -> Q:
@@ -37,3 +42,32 @@ def email_mark_sent(queryset: QuerySet[Model], *, sent_field: str) -> None:
 def email_release(queryset: QuerySet[Model], *, claimed_field: str) -> None:
     """Give a claim back after a failed send, so that the retry may take it at once."""
     queryset.update(**{claimed_field: None})
+
+
+def send_once(
+    queryset: QuerySet[Model],
+    *,
+    claimed_field: str,
+    sent_field: str,
+    load: Callable[[], LoadedT],
+    send: Callable[[LoadedT], ResultT],
+    on_failure: Callable[[Exception], object],
+) -> ResultT | None:
+    """Claim the email of the row the queryset names, send it, and mark it sent; None when not claimed.
+
+    `load` reads what the email needs once the row is claimed; `send` sends it (or decides there is no
+    one to tell) and returns the task's result; the row is marked sent either way. A send that raises
+    gives the claim back, then `on_failure` sees the error: a task's Celery retry, raised from there
+    (`self.retry(exc=exc)`); the error itself goes on if on_failure returns.
+    """
+    if not email_claim(queryset, claimed_field=claimed_field, sent_field=sent_field):
+        return None
+    loaded = load()
+    try:
+        result = send(loaded)
+    except Exception as exc:
+        email_release(queryset, claimed_field=claimed_field)
+        on_failure(exc)
+        raise
+    email_mark_sent(queryset, sent_field=sent_field)
+    return result

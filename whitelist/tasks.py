@@ -1,12 +1,16 @@
 """Celery tasks of the whitelist: applicant emails (each sent once, late ones swept) and the daily expiry."""
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.db.models import QuerySet
 
 from accounts.emails import email_users
+from accounts.models import User
 from accounts.selectors import organization_managers_to_email
-from portal.email_claims import email_claim, email_mark_sent, email_release
+from portal.email_claims import send_once
 
 from .models import ReviewEvent, WhitelistEntryEvent
 from .selectors import entry_event_ids_awaiting_email, review_event_ids_awaiting_email
@@ -17,6 +21,30 @@ logger = logging.getLogger(__name__)
 CLAIMED, SENT = "notify_claimed_at", "notified_at"
 
 
+def _notify_once(
+    task: Task,
+    row: QuerySet[Any],
+    *,
+    load: Callable[[], tuple[list[User], str, dict[str, object]]],
+    description: str,
+) -> int:
+    """Email the event of the row once to the recipients `load` finds; returns how many were emailed."""
+
+    def send(loaded: tuple[list[User], str, dict[str, object]]) -> int:
+        recipients, template, context = loaded
+        if not recipients:
+            return 0  # no one to tell: done (marked sent), not to be swept again
+        email_users(recipients, template, context)
+        return len(recipients)
+
+    def retry(exc: Exception) -> None:
+        logger.warning("Email for %s failed: %s", description, exc)
+        raise task.retry(exc=exc) from exc
+
+    sent = send_once(row, claimed_field=CLAIMED, sent_field=SENT, load=load, send=send, on_failure=retry)
+    return sent or 0
+
+
 @shared_task(bind=True, max_retries=5, default_retry_delay=60)
 def notify_application_event(self, *, event_id: int) -> int:  # type: ignore[no-untyped-def]
     """Email the organization's owners and admins about an event they may see; returns recipients.
@@ -24,25 +52,21 @@ def notify_application_event(self, *, event_id: int) -> int:  # type: ignore[no-
     Claimed before sending, so a retry, a redelivery or the sweep never sends it twice; a claim left by
     a killed worker expires and the sweep takes it again (portal/email_claims.py).
     """
+
+    def load() -> tuple[list[User], str, dict[str, object]]:
+        event = ReviewEvent.objects.select_related(
+            "application__account", "application__organization", "reason_code"
+        ).get(pk=event_id)
+        recipients = organization_managers_to_email(organization_id=event.application.organization_id)
+        context: dict[str, object] = {
+            "event": event,
+            "application": event.application,
+            "account": event.application.account,
+        }
+        return recipients, "application_event", context
+
     row = ReviewEvent.objects.filter(pk=event_id, visible_to_applicant=True)
-    if not email_claim(row, claimed_field=CLAIMED, sent_field=SENT):
-        return 0
-    event = ReviewEvent.objects.select_related(
-        "application__account", "application__organization", "reason_code"
-    ).get(pk=event_id)
-    recipients = organization_managers_to_email(organization_id=event.application.organization_id)
-    if not recipients:
-        email_mark_sent(row, sent_field=SENT)  # no one to tell: done, not to be swept again
-        return 0
-    context = {"event": event, "application": event.application, "account": event.application.account}
-    try:
-        email_users(recipients, "application_event", context)
-    except Exception as exc:
-        email_release(row, claimed_field=CLAIMED)
-        logger.warning("Email for review event %s failed: %s", event_id, exc)
-        raise self.retry(exc=exc) from exc
-    email_mark_sent(row, sent_field=SENT)
-    return len(recipients)
+    return _notify_once(self, row, load=load, description=f"review event {event_id}")
 
 
 @shared_task
@@ -57,24 +81,16 @@ def expire_whitelist_entries() -> int:
 @shared_task(bind=True, max_retries=5, default_retry_delay=60)
 def notify_entry_event(self, *, event_id: int) -> int:  # type: ignore[no-untyped-def]
     """Email the organization's owners and admins about a change to its whitelist entry, once."""
+
+    def load() -> tuple[list[User], str, dict[str, object]]:
+        event = WhitelistEntryEvent.objects.select_related("entry__account").get(pk=event_id)
+        account = event.entry.account
+        recipients = organization_managers_to_email(organization_id=account.organization_id)
+        context: dict[str, object] = {"event": event, "entry": event.entry, "account": account}
+        return recipients, "entry_event", context
+
     row = WhitelistEntryEvent.objects.filter(pk=event_id)
-    if not email_claim(row, claimed_field=CLAIMED, sent_field=SENT):
-        return 0
-    event = WhitelistEntryEvent.objects.select_related("entry__account").get(pk=event_id)
-    account = event.entry.account
-    recipients = organization_managers_to_email(organization_id=account.organization_id)
-    if not recipients:
-        email_mark_sent(row, sent_field=SENT)  # no one to tell: done, not to be swept again
-        return 0
-    context = {"event": event, "entry": event.entry, "account": account}
-    try:
-        email_users(recipients, "entry_event", context)
-    except Exception as exc:
-        email_release(row, claimed_field=CLAIMED)
-        logger.warning("Email for entry event %s failed: %s", event_id, exc)
-        raise self.retry(exc=exc) from exc
-    email_mark_sent(row, sent_field=SENT)
-    return len(recipients)
+    return _notify_once(self, row, load=load, description=f"entry event {event_id}")
 
 
 @shared_task

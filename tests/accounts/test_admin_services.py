@@ -114,7 +114,7 @@ def test_service_move__by_merchant__is_refused_as_not_changeable(merchant, accou
         official_account_update(
             actor=merchant, account=account, data={"organization": other_account.organization}
         )
-    assert "organization" in caught.value.message_dict  # type: ignore[attr-defined]
+    assert "organization" in caught.value.errors  # type: ignore[attr-defined]
 
 
 @pytest.mark.django_db

@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone, translation
 
 from accounts.models import MembershipRole, OfficialAccount, Organization, User
 from accounts.services import membership_add, official_account_verify, user_preferences_update
+from portal.errors import InvalidInput
 from tests import factories
 from whitelist import services as whitelist_services
 from whitelist.models import ReviewEvent, WhitelistApplication, WhitelistEntry
@@ -407,10 +407,10 @@ def test_preferences__unknown_time_zone__is_refused_on_the_field(client, merchan
 
 @pytest.mark.django_db
 def test_preferences_service__unknown_time_zone__names_the_field(merchant):
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(InvalidInput) as raised:
         user_preferences_update(user=merchant, data={"time_zone": "Asia/Atlantis"})
 
-    assert raised.value.message_dict == {
+    assert raised.value.errors == {
         "time_zone": ["Asia/Atlantis is not a time zone; choose one such as Asia/Shanghai."]
     }
 

@@ -16,7 +16,7 @@ from accounts.services import (
     organization_update,
 )
 from accounts.validators import credit_code_check_character, validate_unified_social_credit_code
-from portal.errors import Forbidden
+from portal.errors import Forbidden, InvalidInput
 from tests import factories
 
 # Published codes whose check characters are known to be right.
@@ -89,9 +89,9 @@ def test_official_account__rule_broken_behind_the_services_back__is_refused_by_d
 
 @pytest.mark.django_db
 def test_official_account_update__unknown_field__is_refused(merchant, account):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         official_account_update(actor=merchant, account=account, data={"verification_status": "verified"})
-    assert "verification_status" in caught.value.message_dict
+    assert "verification_status" in caught.value.errors
 
 
 @pytest.mark.django_db
@@ -129,9 +129,9 @@ def test_set_verification__rejected_after_verified__clears_verified_at(staff, ac
 
 @pytest.mark.django_db
 def test_set_verification__rejected_without_reason__is_refused_naming_reason(staff, account):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         official_account_set_verification(actor=staff, account=account, status=VerificationStatus.REJECTED)
-    assert "reason" in caught.value.message_dict
+    assert "reason" in caught.value.errors
     account.refresh_from_db()
     assert account.verification_status == VerificationStatus.UNVERIFIED
 
@@ -177,8 +177,8 @@ def test_account_create__same_uid_at_once_on_postgres__one_wins_other_gets_field
                 vertical=vertical,
             )
             outcomes.append("created")
-        except ValidationError as exc:
-            outcomes.append("refused:" + ",".join(exc.message_dict))
+        except InvalidInput as exc:
+            outcomes.append("refused:" + ",".join(exc.errors))
         finally:
             connection.close()
 
@@ -198,13 +198,13 @@ def test_account_create__same_uid_at_once_on_postgres__one_wins_other_gets_field
 
 @pytest.mark.django_db
 def test_organization_update__credit_code__is_validated_and_saved(merchant, organization):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         organization_update(
             actor=merchant,
             organization=organization,
             data={"unified_social_credit_code": "91350100M000100Y44"},
         )
-    assert "unified_social_credit_code" in caught.value.message_dict
+    assert "unified_social_credit_code" in caught.value.errors
     organization_update(
         actor=merchant, organization=organization, data={"unified_social_credit_code": VALID_CREDIT_CODES[0]}
     )
@@ -222,13 +222,13 @@ def test_organization_update__code_of_another_organization__is_refused(
         organization=other_organization,
         data={"unified_social_credit_code": VALID_CREDIT_CODES[1]},
     )
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         organization_update(
             actor=merchant,
             organization=organization,
             data={"unified_social_credit_code": VALID_CREDIT_CODES[1]},
         )
-    assert "unified_social_credit_code" in caught.value.message_dict
+    assert "unified_social_credit_code" in caught.value.errors
 
 
 @pytest.mark.django_db

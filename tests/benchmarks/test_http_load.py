@@ -7,16 +7,9 @@ import redis
 from rest_framework.test import APIClient
 
 from accounts.profile_cache import profile_forget
-from benchmarks.http_load import (
-    HttpResult,
-    Server,
-    Target,
-    lua_string,
-    merge_rounds,
-    parse_wrk_output,
-    prepare_targets,
-    wrk_script,
-)
+from benchmarks.gunicorn_server import Server
+from benchmarks.http_load import prepare_targets
+from benchmarks.wrk import HttpResult, Target, lua_string, merge_rounds, parse_wrk_output, wrk_script
 from integrations.models import ApiKey
 from miniprograms.models import Share
 
