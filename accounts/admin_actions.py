@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
-from portal.errors import ApplicationError
+from portal.errors import ApplicationError, InvalidInput
 
 from .auth import authenticated_user
 from .models import User
@@ -29,7 +29,12 @@ class OptionalReasonForm(forms.Form):
 
 
 def service_error_text(error: ApplicationError | ValidationError) -> str:
-    return error.message if isinstance(error, ApplicationError) else " ".join(error.messages)
+    """A refusal as the admin's message; a field's refusal without the field name the API adds."""
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    if isinstance(error, InvalidInput):
+        return " ".join(message for messages in error.errors.values() for message in messages)
+    return error.message
 
 
 def action_with_form(

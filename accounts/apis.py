@@ -37,7 +37,7 @@ from .lockout import LoginLockedOut, request_is_locked_out, request_refusal
 from .models import OfficialAccount, Platform, Vertical
 from .selectors import (
     official_account_list_visible_to,
-    organization_default_for,
+    organization_for_new,
     organization_list_for,
     vertical_list,
 )
@@ -167,10 +167,7 @@ class OfficialAccountListApi(ListAPIView):
         )
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        organization = data.pop("organization", None) or organization_default_for(user=user)
-        if organization is None:
-            message = _("This field is required when you do not manage exactly one organization.")
-            raise ValidationError({"organization": [message]})
+        organization = organization_for_new(user=user, chosen=data.pop("organization", None))
         account = official_account_create(actor=user, organization=organization, **data)
         return Response(OfficialAccountOutputSerializer(account).data, status=status.HTTP_201_CREATED)
 

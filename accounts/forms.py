@@ -6,7 +6,6 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.password_validation import password_validators_help_texts
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -25,14 +24,24 @@ from .services import ACCOUNT_EDITABLE_FIELDS, password_reset_request
 from .validators import time_zone_names
 
 
-def form_add_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form: next to its field, or above the form."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for field, messages in error.message_dict.items():
-        target = field if field in form.fields and field != NON_FIELD_ERRORS else None
-        form.add_error(target, messages)
+class OrganizationChoice(forms.Form):
+    """The organization a new object goes to: no field when the user may choose only one, else a choice.
+
+    A form with an `organization` field calls `organization_field_setup` from its `__init__`.
+    """
+
+    fixed_organization: Organization | None = None
+
+    def organization_field_setup(self, organizations: QuerySet[Organization]) -> None:
+        first_two = list(organizations[:2])
+        if len(first_two) == 1:
+            del self.fields["organization"]
+            self.fixed_organization = first_two[0]
+        else:
+            self.fields["organization"].queryset = organizations  # type: ignore[attr-defined]
+
+    def chosen_organization(self) -> Organization:
+        return self.fixed_organization or self.cleaned_data["organization"]
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
@@ -127,7 +136,7 @@ class AccountFilterForm(forms.Form):
         }
 
 
-class OfficialAccountForm(forms.Form):
+class OfficialAccountForm(OrganizationChoice):
     """Add or edit an official account; the organization is chosen only when adding."""
 
     organization = forms.ModelChoiceField(
@@ -159,22 +168,14 @@ class OfficialAccountForm(forms.Form):
                 "initial", {field: getattr(account, field) for field in ACCOUNT_EDITABLE_FIELDS}
             )
         super().__init__(*args, **kwargs)
-        self.fixed_organization: Organization | None = None
         if account is not None:
             # An account does not move between organizations.
             del self.fields["organization"]
             self.fixed_organization = account.organization
             return
-        organizations = organizations if organizations is not None else Organization.objects.none()
-        first_two = list(organizations[:2])
-        if len(first_two) == 1:
-            del self.fields["organization"]
-            self.fixed_organization = first_two[0]
-        else:
-            self.fields["organization"].queryset = organizations  # type: ignore[attr-defined]
-
-    def chosen_organization(self) -> Organization:
-        return self.fixed_organization or self.cleaned_data["organization"]
+        self.organization_field_setup(
+            organizations if organizations is not None else Organization.objects.none()
+        )
 
     def account_fields(self) -> dict[str, Any]:
         return {field: self.cleaned_data[field] for field in ACCOUNT_EDITABLE_FIELDS}

@@ -4,8 +4,10 @@ from datetime import datetime, timedelta
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.email_claims import email_claimable
+from portal.errors import InvalidInput
 
 from .models import MANAGING_ROLES, Membership, MembershipRole, OfficialAccount, Organization, User, Vertical
 
@@ -38,6 +40,15 @@ def organization_default_for(*, user: User) -> Organization | None:
         Membership.objects.filter(user=user, role__in=MANAGING_ROLES).select_related("organization")[:2]
     )
     return managed[0].organization if len(managed) == 1 else None
+
+
+def organization_for_new(*, user: User, chosen: Organization | None) -> Organization:
+    """The organization a new object goes to: the one chosen, else the only one the user manages."""
+    organization = chosen or organization_default_for(user=user)
+    if organization is None:
+        message = _("This field is required when you do not manage exactly one organization.")
+        raise InvalidInput({"organization": [message]})
+    return organization
 
 
 def official_account_search(search: str) -> Q:

@@ -23,7 +23,7 @@ from accounts.models import OfficialAccount, Platform
 from accounts.scopes import Scope
 from accounts.selectors import (
     official_account_list_visible_to,
-    organization_default_for,
+    organization_for_new,
     organization_list_for,
 )
 from integrations.authentication import ApiKeyAuthentication, request_api_key
@@ -122,10 +122,7 @@ class MiniProgramListApi(_VisibleListApi):
         )
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        organization = data.pop("organization", None) or organization_default_for(user=user)
-        if organization is None:
-            message = _("This field is required when you do not manage exactly one organization.")
-            raise ValidationError({"organization": [message]})
+        organization = organization_for_new(user=user, chosen=data.pop("organization", None))
         miniprogram = services.miniprogram_create(actor=user, organization=organization, **data)
         return Response(MiniProgramOutputSerializer(miniprogram).data, status=status.HTTP_201_CREATED)
 

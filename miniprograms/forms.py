@@ -6,6 +6,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import OrganizationChoice
 from accounts.models import OfficialAccount, Organization
 
 from .models import NAME_MAX_LENGTH, Capability, Category
@@ -13,7 +14,7 @@ from .models import NAME_MAX_LENGTH, Capability, Category
 APP_ID_LENGTH = 16
 
 
-class MiniProgramForm(forms.Form):
+class MiniProgramForm(OrganizationChoice):
     """Register a mini program; the organization is chosen only when the user manages several."""
 
     organization = forms.ModelChoiceField(
@@ -45,16 +46,7 @@ class MiniProgramForm(forms.Form):
 
     def __init__(self, *args: Any, organizations: QuerySet[Organization], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fixed_organization: Organization | None = None
-        first_two = list(organizations[:2])
-        if len(first_two) == 1:
-            del self.fields["organization"]
-            self.fixed_organization = first_two[0]
-        else:
-            self.fields["organization"].queryset = organizations  # type: ignore[attr-defined]
-
-    def chosen_organization(self) -> Organization:
-        return self.fixed_organization or self.cleaned_data["organization"]
+        self.organization_field_setup(organizations)
 
     def miniprogram_fields(self) -> dict[str, Any]:
         return {

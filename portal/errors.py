@@ -259,16 +259,12 @@ def database_conflict(exc: IntegrityError) -> DatabaseConflict:
 def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """DRF exception handler: every error becomes problem details."""
     headers: dict[str, str] = {}
+    # Input refused by a model, a validator or a serializer is the one business error type too.
     if isinstance(exc, DjangoValidationError):
-        errors = django_validation_errors(exc)
-        body = problem_body(
-            400,
-            title="Invalid input.",
-            detail=_first_message(errors),
-            code="validation-error",
-            errors=errors,
-        )
-    elif isinstance(exc, ApplicationError):
+        exc = InvalidInput.from_django(exc)
+    elif isinstance(exc, drf_exceptions.ValidationError):
+        exc = InvalidInput(flatten_errors(exc.detail))
+    if isinstance(exc, ApplicationError):
         headers.update(exc.headers)
         body = problem_body(
             exc.status_code, title=exc.title, detail=exc.message, code=exc.code, errors=exc.errors or None
@@ -277,15 +273,6 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
         body = problem_body(404, detail="Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
         body = problem_body(403, detail="You do not have permission to perform this action.")
-    elif isinstance(exc, drf_exceptions.ValidationError):
-        errors = flatten_errors(exc.detail)
-        body = problem_body(
-            400,
-            title="Invalid input.",
-            detail=_first_message(errors),
-            code="validation-error",
-            errors=errors,
-        )
     elif isinstance(exc, IntegrityError):
         # The SQL and the values stay in the log; the client learns which rule it ran into.
         logger.warning("Integrity error answered with 409: %s", exc)

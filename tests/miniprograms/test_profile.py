@@ -4,12 +4,12 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import official_account_update
 from miniprograms import services
+from portal.errors import InvalidInput
 from whitelist import services as whitelist_services
 from whitelist.models import WhitelistEntry
 
@@ -156,9 +156,9 @@ def test_account_uid_change__while_a_link_is_live__is_refused_and_the_profile_st
     account = live_link.account
     old_uid = account.platform_uid
     profile(account)
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValidationError) as caught:
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(InvalidInput) as caught:
         official_account_update(actor=merchant, account=account, data={"platform_uid": "7199999999"})
-    assert "1 live profile link" in caught.value.message_dict["platform_uid"][0]
+    assert "1 live profile link" in caught.value.errors["platform_uid"][0]
     assert APIClient().get(f"/api/v1/profiles/weibo/{old_uid}/miniprograms/").status_code == 200
     assert APIClient().get("/api/v1/profiles/weibo/7199999999/miniprograms/").status_code == 404
 

@@ -41,7 +41,7 @@ PUBLIC_PASSWORDS = {
 # Made-up values shown in the API documentation.
 DOCUMENTATION_EXAMPLES = {
     "whsec_3q2+7wL0x1tJfQp9kq3mVY0aN5s8hK2dR1uE6cB4zZo": "integrations/apis.py, an example webhook secret",
-    "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b": "accounts/apis.py, DRF's own example token",
+    "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b": "accounts/api_schema.py, DRF's own example token",
 }
 PLACEHOLDER = re.compile(
     r"(?i)^(?:|<[^>]*>|change-?me.*|your[-_].*|example.*|\.\.\.|\$\{[A-Z0-9_]+(?::?[-?][^}]*)?\})$"
