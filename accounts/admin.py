@@ -231,13 +231,13 @@ class OfficialAccountAdmin(ServiceSavingAdmin, LargeTableAdmin):
     change_form_template = "admin/accounts/officialaccount/change_form.html"
     list_display = [
         "screen_name",
-        "platform",
         "platform_uid",
         "organization",
         "kind",
         "vertical",
         "followers_count",
         "verification_status",
+        "verification_requested_at",
         "verified_at",
     ]
     list_filter = ["verification_status", "kind", "vertical", "platform"]
@@ -246,6 +246,8 @@ class OfficialAccountAdmin(ServiceSavingAdmin, LargeTableAdmin):
     autocomplete_fields = ["organization"]
     readonly_fields = [
         "verification_status",
+        "verification_requested_at",
+        "verification_request_note",
         "verified_at",
         "verification_reason",
         "created_at",

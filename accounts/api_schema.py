@@ -17,6 +17,8 @@ from .serializers import (
     RegisterInputSerializer,
     RegisterOutputSerializer,
     TokenOutputSerializer,
+    VerificationRequestInputSerializer,
+    VerificationRequestOutputSerializer,
 )
 
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
@@ -175,6 +177,25 @@ official_account_verify_schema = extend_schema(
         _account_response_example(
             "Verified", verification_status="verified", verified_at="2025-03-02T09:30:00Z"
         )
+    ],
+)
+
+official_account_request_verification_schema = extend_schema(
+    summary="Ask staff to verify an official account",
+    tags=["accounts"],
+    request=VerificationRequestInputSerializer,
+    responses={
+        200: VerificationRequestOutputSerializer,
+        (409, PROBLEM_CONTENT_TYPE): problem(409, "The account is verified already (`already-verified`)."),
+        **BODY_PROBLEMS,
+    },
+    examples=[
+        OpenApiExample(
+            "With a note",
+            value={"note": "The business licence is on file with the platform's Hangzhou office."},
+            request_only=True,
+        ),
+        OpenApiExample("Pending", value={"verification_status": "pending"}, response_only=True),
     ],
 )
 

@@ -12,4 +12,9 @@ urlpatterns = [
     path("accounts/bulk-upsert/", apis.AccountBulkUpsertApi.as_view(), name="api-accounts-bulk-upsert"),
     path("accounts/<int:pk>/", apis.OfficialAccountDetailApi.as_view(), name="api-account-detail"),
     path("accounts/<int:pk>/verify/", apis.OfficialAccountVerifyApi.as_view(), name="api-account-verify"),
+    path(
+        "accounts/<int:pk>/request-verification/",
+        apis.OfficialAccountRequestVerificationApi.as_view(),
+        name="api-account-request-verification",
+    ),
 ]

@@ -26,6 +26,7 @@ from .api_schema import (
     account_bulk_upsert_schema,
     official_account_detail_schema,
     official_account_list_schema,
+    official_account_request_verification_schema,
     official_account_verify_schema,
     register_schema,
     token_schema,
@@ -48,10 +49,12 @@ from .serializers import (
     OrganizationOutputSerializer,
     RegisterInputSerializer,
     UserOutputSerializer,
+    VerificationRequestInputSerializer,
     VerticalOutputSerializer,
 )
 from .services import (
     official_account_create,
+    official_account_request_verification,
     official_account_update,
     official_account_verify,
     user_register,
@@ -208,6 +211,26 @@ class OfficialAccountVerifyApi(APIView):
         account = get_object_or_404(official_account_list_visible_to(user=user), pk=pk)
         account = official_account_verify(actor=user, account=account)
         return Response(OfficialAccountOutputSerializer(account).data)
+
+
+@official_account_request_verification_schema
+class OfficialAccountRequestVerificationApi(APIView):
+    """The account's owners and admins ask staff to verify it (again, after a rejection).
+
+    200 with `{"verification_status": "pending"}`, also when a request is pending already; 409
+    `already-verified` for a verified account; 403 for a member who may not manage the organization.
+    Staff verify or reject it in the admin, with a reason, and the organization is emailed.
+    """
+
+    def post(self, request: Request, pk: int) -> Response:
+        user = authenticated_user(request)
+        account = get_object_or_404(official_account_list_visible_to(user=user), pk=pk)
+        serializer = VerificationRequestInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = official_account_request_verification(
+            actor=user, account=account, note=serializer.validated_data.get("note", "")
+        )
+        return Response({"verification_status": account.verification_status})
 
 
 def _directory_row(value: object) -> tuple[dict[str, str], dict[str, list[str]]]:

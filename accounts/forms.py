@@ -20,7 +20,7 @@ from .models import (
     VerificationStatus,
 )
 from .selectors import vertical_list
-from .services import ACCOUNT_EDITABLE_FIELDS, password_reset_request
+from .services import ACCOUNT_EDITABLE_FIELDS, VERIFICATION_NOTE_MAX_LENGTH, password_reset_request
 from .validators import time_zone_names
 
 
@@ -187,6 +187,16 @@ class OfficialAccountForm(OrganizationChoice):
 
 def _time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in sorted(time_zone_names())]
+
+
+class VerificationRequestForm(forms.Form):
+    note = forms.CharField(
+        label=_("Note to the staff (optional)"),
+        required=False,
+        max_length=VERIFICATION_NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("For example where staff can check the account, or the reference of a document."),
+    )
 
 
 class PreferencesForm(forms.Form):

@@ -12,6 +12,17 @@ from rest_framework.authtoken.models import Token
 
 from portal.constraints import choices_constraint
 
+# The choices live in constants.py; they stay importable from here, as every app imports them.
+from .constants import MANAGING_ROLES as MANAGING_ROLES
+from .constants import (
+    AccountKind,
+    DirectoryConflictState,
+    MembershipRole,
+    OrganizationKind,
+    OrganizationSource,
+    Platform,
+    VerificationStatus,
+)
 from .validators import CREDIT_CODE_REGEX, validate_time_zone, validate_unified_social_credit_code
 
 
@@ -105,18 +116,6 @@ class User(AbstractUser):
         self._loaded_email = self.email
 
 
-class OrganizationKind(models.TextChoices):
-    GOVERNMENT = "government", _("Government body")
-    ENTERPRISE = "enterprise", _("Enterprise")
-    MEDIA = "media", _("Media")
-    OTHER = "other", _("Other")
-
-
-class OrganizationSource(models.TextChoices):
-    SIGNED_UP = "signed_up", _("Signed up")
-    DIRECTORY = "directory", _("Directory")
-
-
 class Organization(models.Model):
     """The legal entity behind official accounts.
 
@@ -182,17 +181,6 @@ class Organization(models.Model):
         return self.source == OrganizationSource.DIRECTORY or self.identity_verified_at is not None
 
 
-class MembershipRole(models.TextChoices):
-    OWNER = "owner", _("Owner")
-    ADMIN = "admin", _("Admin")
-    MEMBER = "member", _("Member")
-
-
-# The roles that act for an organization: apply, manage its accounts, mini programs and webhooks,
-# and receive its emails. Members only read.
-MANAGING_ROLES = (MembershipRole.OWNER, MembershipRole.ADMIN)
-
-
 class Membership(models.Model):
     """A user's role in an organization."""
 
@@ -238,23 +226,6 @@ class Vertical(models.Model):
         return str(self.name)
 
 
-class Platform(models.TextChoices):
-    WEIBO = "weibo", _("Weibo")
-
-
-class AccountKind(models.TextChoices):
-    GOVERNMENT = "government", _("Government")
-    ENTERPRISE = "enterprise", _("Enterprise")
-    MEDIA = "media", _("Media")
-    OTHER = "other", _("Other")
-
-
-class VerificationStatus(models.TextChoices):
-    UNVERIFIED = "unverified", _("Unverified")
-    VERIFIED = "verified", _("Verified")
-    REJECTED = "rejected", _("Rejected")
-
-
 class OfficialAccount(models.Model):
     """One official account on the social platform, owned by an organization."""
 
@@ -276,6 +247,11 @@ class OfficialAccount(models.Model):
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     # Staff's reason for the last verification decision; the merchant reads it on a rejection.
     verification_reason = models.TextField(_("verification reason"), blank=True, default="", db_default="")
+    # The organization's last request for verification, and what it told staff with it.
+    verification_requested_at = models.DateTimeField(_("verification requested at"), null=True, blank=True)
+    verification_request_note = models.TextField(
+        _("note to the verifying staff"), blank=True, default="", db_default="", max_length=2000
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -312,6 +288,12 @@ class OfficialAccount(models.Model):
                 ),
                 name="accounts_officialaccount_verified_at_matches_status",
             ),
+            # A pending account says when it was asked for.
+            models.CheckConstraint(
+                condition=~Q(verification_status=VerificationStatus.PENDING)
+                | Q(verification_requested_at__isnull=False),
+                name="accounts_officialaccount_pending_has_request",
+            ),
         ]
         indexes = [
             models.Index(fields=["organization", "-id"], name="accounts_oa_org_id_idx"),
@@ -327,11 +309,6 @@ class OfficialAccount(models.Model):
     @property
     def is_verified(self) -> bool:
         return self.verification_status == VerificationStatus.VERIFIED
-
-
-class DirectoryConflictState(models.TextChoices):
-    OPEN = "open", _("Open")
-    RESOLVED = "resolved", _("Resolved")
 
 
 class DirectoryConflict(models.Model):

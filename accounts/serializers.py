@@ -65,6 +65,8 @@ class OfficialAccountOutputSerializer(serializers.ModelSerializer):
             "followers_count",
             "verification_status",
             "verified_at",
+            "verification_reason",
+            "verification_requested_at",
             "created_at",
             "updated_at",
         ]
@@ -128,3 +130,16 @@ class BulkUpsertOutputSerializer(serializers.Serializer):
     updated = serializers.IntegerField()
     rejected = serializers.IntegerField()
     results = BulkUpsertRowResultSerializer(many=True)
+
+
+class VerificationRequestInputSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="What staff should know: where to check the account, a document's reference.",
+    )
+
+
+class VerificationRequestOutputSerializer(serializers.Serializer):
+    verification_status = serializers.CharField()

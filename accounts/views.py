@@ -20,7 +20,7 @@ from portal.errors import ApplicationError, InvalidInput
 from portal.forms import form_add_service_errors
 from portal.middleware import language_from_cookie
 
-from .forms import OfficialAccountForm, PreferencesForm, SignupForm
+from .forms import OfficialAccountForm, PreferencesForm, SignupForm, VerificationRequestForm
 from .links import email_confirmation_user
 from .models import User, VerificationStatus
 from .permissions import can_manage_organization
@@ -28,6 +28,7 @@ from .selectors import official_account_list_visible_to, organization_list_manag
 from .services import (
     email_confirmation_resend,
     official_account_create,
+    official_account_request_verification,
     official_account_update,
     user_email_confirm,
     user_preferences_update,
@@ -227,4 +228,29 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, _("%(account)s was saved.") % {"account": updated.screen_name})
             return redirect("home:dashboard")
-    return render(request, "accounts/account_form.html", {"form": form, "account": account})
+    context = {"form": form, "account": account, "verification_form": VerificationRequestForm()}
+    return render(request, "accounts/account_form.html", context)
+
+
+@login_required
+@require_POST
+def account_request_verification(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask staff to verify the account (from its page); the answer comes by email and on the page."""
+    user = authenticated_user(request)
+    account = get_object_or_404(official_account_list_visible_to(user=user), pk=pk)
+    form = VerificationRequestForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(str(error) for error in errors))
+        return redirect("accounts:account-edit", pk=account.pk)
+    try:
+        official_account_request_verification(actor=user, account=account, note=form.cleaned_data["note"])
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("Verification of %(account)s was requested. Staff answer by email.")
+            % {"account": account.screen_name},
+        )
+    return redirect("accounts:account-edit", pk=account.pk)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Membership, OfficialAccount, User, VerificationStatus
+from accounts.models import MANAGING_ROLES, Membership, OfficialAccount, User, VerificationStatus
 from accounts.selectors import organization_ids_of
 from miniprograms.models import MiniProgram, MiniProgramState, ProfileLink, ProfileLinkState, Share
 from whitelist.models import ApplicationState, WhitelistApplication, WhitelistEntry
@@ -36,6 +36,8 @@ class Step:
     detail: str | Promise = ""
     action_label: str | Promise = ""
     action_url: str = ""
+    # The action changes the organization's data: only its owners and admins are offered it.
+    needs_manager: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,10 @@ def _facts(*, user: User) -> dict[str, bool]:
     links = ProfileLink.objects.filter(account__organization__in=organizations)
     facts = {
         "organization": Membership.objects.filter(user=user),
+        "manages": Membership.objects.filter(user=user, role__in=MANAGING_ROLES),
         "account": accounts,
         "verified": accounts.filter(verification_status=VerificationStatus.VERIFIED),
+        "verification_pending": accounts.filter(verification_status=VerificationStatus.PENDING),
         "whitelisted": WhitelistEntry.objects.in_force().filter(account__organization__in=organizations),
         "miniprogram": MiniProgram.objects.filter(
             organization__in=organizations, state=MiniProgramState.ACTIVE
@@ -97,6 +101,40 @@ def _open_application(*, user: User) -> WhitelistApplication | None:
     )
 
 
+def _verification_step(*, user: User, facts: dict[str, bool]) -> Step:
+    """The verification step as the current one: ask for it, or wait for the staff's answer."""
+    title = _("Get the account verified")
+    if facts["verified"]:
+        return Step("verification", title, "done")
+    if facts["verification_pending"]:
+        return Step(
+            "verification",
+            title,
+            "current",
+            _("Staff are checking your account against the directory; you will get an email."),
+        )
+    account = (
+        OfficialAccount.objects.filter(
+            organization__in=organization_ids_of(user=user),
+            verification_status__in=[VerificationStatus.UNVERIFIED, VerificationStatus.REJECTED],
+        )
+        .only("id")
+        .order_by("-id")
+        .first()
+        if facts["account"]
+        else None
+    )
+    return Step(
+        "verification",
+        title,
+        "current",
+        _("Ask staff to verify your account; they check it against the platform's directory."),
+        _("Request verification") if account else "",
+        reverse("accounts:account-edit", args=[account.pk]) + "#verification" if account else "",
+        needs_manager=True,
+    )
+
+
 def _application_step(*, user: User, facts: dict[str, bool]) -> Step:
     """The application step as the current one: what the merchant's open application needs."""
     title = _("Apply for the whitelist")
@@ -109,6 +147,7 @@ def _application_step(*, user: User, facts: dict[str, bool]) -> Step:
             _("Apply with a verified account; the portal checks the criteria as you fill in the form."),
             _("Apply"),
             reverse("whitelist:application-create"),
+            needs_manager=True,
         )
     url = reverse("whitelist:application-detail", args=[application.pk])
     detail, label = {
@@ -151,17 +190,10 @@ def merchant_progress(*, user: User) -> Progress:
                 _("Register the official account that will show your mini programs."),
                 _("Add account"),
                 reverse("accounts:account-create"),
+                needs_manager=True,
             ),
         ),
-        (
-            facts["verified"],
-            Step(
-                "verification",
-                _("Get the account verified"),
-                "current",
-                _("Platform staff verify each account against the directory; you will get an email."),
-            ),
-        ),
+        (facts["verified"], _verification_step(user=user, facts=facts)),
         (facts["whitelisted"], _application_step(user=user, facts=facts)),
         (
             facts["miniprogram"],
@@ -172,6 +204,7 @@ def merchant_progress(*, user: User) -> Progress:
                 _("Register the mini program with its AppID and capabilities."),
                 _("Register a mini program"),
                 reverse("miniprograms:create"),
+                needs_manager=True,
             ),
         ),
         (
@@ -205,6 +238,12 @@ def merchant_progress(*, user: User) -> Progress:
             steps.append(Step(step.key, step.title, "done"))
         elif any(earlier.state == "current" for earlier in steps):
             steps.append(Step(step.key, step.title, "todo"))
+        elif step.needs_manager and not facts["manages"]:
+            # A plain member reads the way on; the owners and admins take it.
+            detail = _("%(what)s Only your organization's owners and admins can do this step.") % {
+                "what": step.detail
+            }
+            steps.append(Step(step.key, step.title, "current", detail))
         else:
             steps.append(step)
     return Progress(steps)

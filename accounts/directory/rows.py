@@ -34,7 +34,13 @@ _WHOLE_NUMBER = re.compile(r"[0-9]+")
 # TextChoices.values builds a new list on every access; each row checks four of them.
 _PLATFORMS = frozenset(Platform.values)
 _ACCOUNT_KINDS = frozenset(AccountKind.values)
-_VERIFICATION_STATUSES = frozenset(VerificationStatus.values)
+# The directory says verified, unverified or rejected; "pending" is an organization's own request.
+_DIRECTORY_VERIFICATION_STATUSES = [
+    VerificationStatus.UNVERIFIED.value,
+    VerificationStatus.VERIFIED.value,
+    VerificationStatus.REJECTED.value,
+]
+_VERIFICATION_STATUSES = frozenset(_DIRECTORY_VERIFICATION_STATUSES)
 _ORGANIZATION_KINDS = frozenset(OrganizationKind.values)
 
 
@@ -129,7 +135,7 @@ def row_parse(values: Mapping[str, str], *, line: int, vertical_ids: Mapping[str
     verification_status = _text(values, "verification_status").lower()
     if verification_status and verification_status not in _VERIFICATION_STATUSES:
         errors["verification_status"] = [
-            _choice_error(_("verification status"), verification_status, VerificationStatus.values)
+            _choice_error(_("verification status"), verification_status, _DIRECTORY_VERIFICATION_STATUSES)
             + " "
             + _("Leave it blank to keep the current status.")
         ]

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from portal.errors import InvalidInput
+from portal.errors import Conflict, InvalidInput
 from portal.models import model_update, save_checked, update_fields_of
 
 from ..hooks import account_dependents
@@ -133,6 +133,45 @@ def official_account_update(
     _save_account(account, update_fields=update_fields_of(account, changed))
     # The cached profile is keyed by platform and uid: forget it under the old identity too.
     profile_forget_changed_accounts([account.pk], [previous_identity])
+    return account
+
+
+VERIFICATION_NOTE_MAX_LENGTH = 2000
+
+
+@transaction.atomic
+def official_account_request_verification(
+    *, actor: User, account: OfficialAccount, note: str = ""
+) -> OfficialAccount:
+    """The organization asks staff to verify its account: first time, or again after a rejection.
+
+    A repeated request while one is pending changes nothing; a verified account has nothing to ask.
+    Staff answer in the admin (verify, or reject with a reason), and the organization is emailed.
+    """
+    ensure_can_manage_organization(user=actor, organization=account.organization)
+    note = (note or "").strip()
+    if len(note) > VERIFICATION_NOTE_MAX_LENGTH:
+        raise InvalidInput(
+            {"note": [_("At most %(count)d characters.") % {"count": VERIFICATION_NOTE_MAX_LENGTH}]}
+        )
+    account = OfficialAccount.objects.select_for_update(of=("self",)).get(pk=account.pk)
+    if account.verification_status == VerificationStatus.VERIFIED:
+        raise Conflict(
+            _("%(name)s is verified already.") % {"name": account.screen_name}, code="already-verified"
+        )
+    if account.verification_status == VerificationStatus.PENDING:
+        return account
+    account.verification_status = VerificationStatus.PENDING
+    account.verification_requested_at = timezone.now()
+    account.verification_request_note = note
+    account.save(
+        update_fields=[
+            "verification_status",
+            "verification_requested_at",
+            "verification_request_note",
+            "updated_at",
+        ]
+    )
     return account
 
 

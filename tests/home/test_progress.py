@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import OfficialAccount, Organization, User
+from accounts.models import MembershipRole, OfficialAccount, Organization, User
+from accounts.services import membership_add
 from home.progress import merchant_attention, merchant_progress
 from miniprograms import services as miniprogram_services
 from tests import factories
@@ -53,11 +54,11 @@ def test_new_merchant__organization_done__next_is_adding_an_account(merchant):
     assert merchant_progress(user=merchant).done == 1
 
 
-def test_unverified_account__next_is_verification_with_no_button_yet(merchant, account):
+def test_unverified_account__next_is_asking_for_verification(merchant, account):
     step = current(merchant)
     assert step.key == "verification"
     assert "verify" in str(step.detail)
-    assert step.action_url == ""
+    assert step.action_url == reverse("accounts:account-edit", args=[account.pk]) + "#verification"
 
 
 def test_the_application_step_follows_the_open_application(merchant, staff, verified_account):
@@ -196,3 +197,13 @@ def test_page__in_chinese__numbers_are_grouped_by_thousands(client, merchant, po
 
     assert f"{policy.min_followers:,}" in page
     assert "接下来的步骤" in page
+
+
+def test_plain_member__is_shown_the_step_but_offered_no_change(merchant, organization, account):
+    member = User.objects.create_user("carol_member", "carol@merchant.example", "a-long-passphrase-123")
+    membership_add(actor=merchant, organization=organization, user=member, role=MembershipRole.MEMBER)
+
+    step = current(member)
+    assert step.key == "verification"
+    assert step.action_url == ""
+    assert "Only your organization's owners and admins" in str(step.detail)

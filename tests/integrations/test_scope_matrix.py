@@ -37,6 +37,7 @@ SCOPE_MATRIX: dict[tuple[str, str], Scope | None] = {
     ("GET", "/api/v1/accounts/<int:pk>/"): None,
     ("PATCH", "/api/v1/accounts/<int:pk>/"): None,
     ("POST", "/api/v1/accounts/<int:pk>/verify/"): None,
+    ("POST", "/api/v1/accounts/<int:pk>/request-verification/"): None,
     # whitelist applications
     ("GET", "/api/v1/applications/"): None,
     ("POST", "/api/v1/applications/"): None,

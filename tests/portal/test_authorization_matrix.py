@@ -215,6 +215,12 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/accounts/<int:pk>/"): Case(_account, (401, 404, 200, 200, 200, 200)),
     ("PATCH", "/api/v1/accounts/<int:pk>/"): Case(_account, (401, 404, 403, 200, 200, 200)),
     ("POST", "/api/v1/accounts/<int:pk>/verify/"): Case(_unverified_account, STAFF_ONLY_API),
+    ("POST", "/api/v1/accounts/<int:pk>/request-verification/"): Case(
+        _unverified_account, (401, 404, 403, 200, 200, 200)
+    ),
+    ("POST", "/accounts/<int:pk>/request-verification/"): Case(
+        _unverified_account, (302, 404, REFUSED, DONE, DONE, DONE)
+    ),
     ("GET", "/api/v1/accounts/<int:pk>/quota/"): Case(_whitelisted_account, (401, 404, 200, 200, 200, 200)),
     ("GET", "/accounts/<int:pk>/edit/"): Case(_account_page, (302, 404, 403, 200, 200, 200)),
     ("POST", "/accounts/<int:pk>/edit/"): Case(_account_page, (302, 404, 403, DONE, DONE, DONE)),

@@ -169,7 +169,11 @@ def _email_confirm_page(world: World) -> tuple[str, Any]:
 
 # Each page with a parameter, rendered with an object in the state that shows its forms.
 PAGE_TARGETS: dict[str, list[PageTarget]] = {
-    "/accounts/<int:pk>/edit/": [lambda world: (f"/accounts/{objects.account(world).pk}/edit/", world.owner)],
+    "/accounts/<int:pk>/edit/": [
+        lambda world: (f"/accounts/{objects.account(world).pk}/edit/", world.owner),
+        # Unverified, the page also shows the form that asks for verification.
+        lambda world: (f"/accounts/{objects.unverified_account(world).pk}/edit/", world.owner),
+    ],
     "/applications/<int:pk>/": [
         _application_page(ApplicationState.DRAFT),
         _application_page(ApplicationState.SUBMITTED),

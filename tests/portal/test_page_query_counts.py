@@ -259,6 +259,7 @@ POST_ONLY = {
     "whitelist:application-attachment-upload": {"pk": 1},
     "whitelist:application-attachment-remove": {"pk": 1, "attachment_id": 1},
     "miniprograms:link-request": {"pk": 1},
+    "accounts:account-request-verification": {"pk": 1},
     "miniprograms:share": {"pk": 1, "link_id": 1},
     "set_language": {},
     "logout": {},
