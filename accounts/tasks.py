@@ -6,11 +6,12 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from portal.email_claims import send_once
 
 from .emails import email_users
-from .links import email_confirmation_url, password_reset_url
+from .links import absolute_url, email_confirmation_url, password_reset_url
 from .localisation import user_locale
 from .models import OfficialAccount, User, VerificationStatus
 from .selectors import organization_managers_to_email, user_ids_awaiting_welcome_email
@@ -37,6 +38,7 @@ def send_welcome_email(self, *, user_id: int) -> bool:  # type: ignore[no-untype
             # The sign-up email is the one the portal sends to an address not yet confirmed: it carries the
             # link.
             "confirm_url": None if user.email_confirmed_at else email_confirmation_url(user),
+            "portal_url": absolute_url(reverse("home:dashboard")),
         }
 
     def send(loaded: tuple[User, dict[str, object]]) -> bool:
@@ -85,7 +87,11 @@ def send_verification_email(self, *, account_id: int, status: str) -> int:  # ty
     recipients = organization_managers_to_email(organization_id=account.organization_id)
     if not recipients:
         return 0
-    context = {"account": account, "verified": status == VerificationStatus.VERIFIED}
+    context = {
+        "account": account,
+        "verified": status == VerificationStatus.VERIFIED,
+        "url": absolute_url(reverse("accounts:account-edit", args=[account.pk])),
+    }
     try:
         email_users(recipients, "account_verification", context)
     except Exception as exc:

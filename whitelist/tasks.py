@@ -6,8 +6,10 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.db.models import QuerySet
+from django.urls import reverse
 
 from accounts.emails import email_users
+from accounts.links import absolute_url
 from accounts.models import User
 from accounts.selectors import organization_managers_to_email
 from portal.email_claims import send_once
@@ -62,6 +64,7 @@ def notify_application_event(self, *, event_id: int) -> int:  # type: ignore[no-
             "event": event,
             "application": event.application,
             "account": event.application.account,
+            "url": absolute_url(reverse("whitelist:application-detail", args=[event.application_id])),
         }
         return recipients, "application_event", context
 
@@ -86,7 +89,13 @@ def notify_entry_event(self, *, event_id: int) -> int:  # type: ignore[no-untype
         event = WhitelistEntryEvent.objects.select_related("entry__account").get(pk=event_id)
         account = event.entry.account
         recipients = organization_managers_to_email(organization_id=account.organization_id)
-        context: dict[str, object] = {"event": event, "entry": event.entry, "account": account}
+        context: dict[str, object] = {
+            "event": event,
+            "entry": event.entry,
+            "account": account,
+            # The application that whitelisted the account holds the entry's history; apply again from home.
+            "url": absolute_url(reverse("whitelist:application-detail", args=[event.entry.application_id])),
+        }
         return recipients, "entry_event", context
 
     row = WhitelistEntryEvent.objects.filter(pk=event_id)
