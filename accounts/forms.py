@@ -185,8 +185,35 @@ class OfficialAccountForm(OrganizationChoice):
         return {field: self.cleaned_data[field] for field in changed}
 
 
-def _time_zone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in sorted(time_zone_names())]
+# The zones the programme's merchants live in, offered first.
+COMMON_TIME_ZONES = (
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Macau",
+    "Asia/Taipei",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Europe/London",
+    "America/New_York",
+    "UTC",
+)
+# Region/City names only: not aliases such as "Factory", "localtime", "PRC" or "Etc/GMT+8".
+_REGIONS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
+
+
+def _time_zone_label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _time_zone_choices() -> list[tuple[Any, Any]]:
+    known = time_zone_names()
+    common = [(name, _time_zone_label(name)) for name in COMMON_TIME_ZONES if name in known]
+    rest = [
+        (name, _time_zone_label(name))
+        for name in sorted(known)
+        if name.split("/", 1)[0] in _REGIONS and "/" in name and name not in COMMON_TIME_ZONES
+    ]
+    return [(_("Common"), common), (_("All time zones"), rest)]
 
 
 class VerificationRequestForm(forms.Form):

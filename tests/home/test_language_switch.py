@@ -18,3 +18,14 @@ def test_language_switch__names_each_language_in_itself(client, merchant, langua
     names = dict(re.findall(r'<option value="([^"]+)" lang="[^"]+"(?: selected)?>([^<]+)</option>', page))
     assert names == {"en": "English", "zh-hans": "简体中文"}
     assert "英语" not in page
+
+
+def test_preferences__time_zones__common_first_and_no_aliases(client, merchant):
+    client.force_login(merchant)
+    page = client.get(reverse("accounts:preferences")).content.decode()
+
+    zones = re.findall(r'<option value="([A-Za-z_+\-/0-9]+)"', page)
+    assert zones.index("Asia/Shanghai") < zones.index("Africa/Abidjan")
+    for alias in ("Factory", "localtime", "PRC", "Etc/GMT+8", "posixrules"):
+        assert alias not in zones
+    assert "Europe/Paris" in zones
