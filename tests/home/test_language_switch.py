@@ -29,3 +29,17 @@ def test_preferences__time_zones__common_first_and_no_aliases(client, merchant):
     for alias in ("Factory", "localtime", "PRC", "Etc/GMT+8", "posixrules"):
         assert alias not in zones
     assert "Europe/Paris" in zones
+
+
+def test_chinese_pages__say_platform_account_id_and_appid(client, merchant, account):
+    merchant.language = "zh-hans"
+    merchant.save(update_fields=["language"])
+    client.force_login(merchant)
+
+    dashboard = client.get(reverse("home:dashboard")).content.decode()
+    new_miniprogram = client.get(reverse("miniprograms:create")).content.decode()
+
+    visible = re.sub(r"<[^>]+>", " ", dashboard.split("<main", 1)[1])
+    assert "平台账号 ID" in dashboard
+    assert "uid" not in visible
+    assert "小程序 AppID" in new_miniprogram
