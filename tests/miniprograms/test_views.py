@@ -42,7 +42,7 @@ def flashes(response, level: str = r"\w+") -> list[str]:  # type: ignore[no-unty
 
 def quota_cell(response, link: ProfileLink) -> str:  # type: ignore[no-untyped-def]
     match = re.search(
-        rf'<tr id="link-{link.pk}">.*?<td class="share-quota">(.*?)</td>', page(response), flags=re.S
+        rf'<tr id="link-{link.pk}">.*?<td class="share-quota"[^>]*>(.*?)</td>', page(response), flags=re.S
     )
     assert match, "the link's row is not on the page"
     return " ".join(match.group(1).split())
