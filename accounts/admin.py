@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -237,8 +238,7 @@ class OfficialAccountAdmin(ServiceSavingAdmin, LargeTableAdmin):
         "vertical",
         "followers_count",
         "verification_status",
-        "verification_requested_at",
-        "verified_at",
+        "requested_on",
     ]
     list_filter = ["verification_status", "kind", "vertical", "platform"]
     list_select_related = ["organization", "vertical"]
@@ -254,6 +254,12 @@ class OfficialAccountAdmin(ServiceSavingAdmin, LargeTableAdmin):
         "updated_at",
     ]
     actions = ["mark_verified", "mark_rejected"]
+
+    @admin.display(description=_("requested"), ordering="verification_requested_at")
+    def requested_on(self, account: OfficialAccount) -> str:
+        """When the organization last asked for verification (the pending queue sorts by it)."""
+        requested = account.verification_requested_at
+        return date_format(requested, "SHORT_DATE_FORMAT") if requested else "—"
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Applications, entries and shares keep the account (PROTECT): deleting would only fail.

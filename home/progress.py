@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import MANAGING_ROLES, Membership, OfficialAccount, User, VerificationStatus
-from accounts.selectors import organization_ids_of
+from accounts.models import Membership, OfficialAccount, User, VerificationStatus
+from accounts.selectors import organization_ids_of, organization_list_managed_by
 from miniprograms.models import MiniProgram, MiniProgramState, ProfileLink, ProfileLinkState, Share
 from whitelist.models import ApplicationState, WhitelistApplication, WhitelistEntry
 from whitelist.services import EXPIRY_WARNING_DAYS
@@ -64,7 +64,8 @@ def _facts(*, user: User) -> dict[str, bool]:
     links = ProfileLink.objects.filter(account__organization__in=organizations)
     facts = {
         "organization": Membership.objects.filter(user=user),
-        "manages": Membership.objects.filter(user=user, role__in=MANAGING_ROLES),
+        # The rule of who may change an organization's data is accounts' own.
+        "manages": organization_list_managed_by(user=user),
         "account": accounts,
         "verified": accounts.filter(verification_status=VerificationStatus.VERIFIED),
         "verification_pending": accounts.filter(verification_status=VerificationStatus.PENDING),
